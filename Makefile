@@ -1,0 +1,32 @@
+# Two commands on a fresh clone (each creates .venv first if it is missing):
+#   make lab    JupyterLab on the notebook suite
+#   make test   every test: unit tests and nbval on every notebook
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Quick mode for notebooks under test: small slices, short runs (see notebooks/00_start_here).
+TEST_ENV := EFFNET_LAB_QUICK=1 MPLBACKEND=Agg
+
+.PHONY: lab test unit notebooks benchmark student clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist loadscope \
+	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg tests notebooks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n auto tests
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/cost_vs_ptflops.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

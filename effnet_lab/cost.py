@@ -1,0 +1,324 @@
+"""What a configuration costs: MACs, FLOPs, parameters, activation memory, and measured latency.
+
+``analytic_cost`` counts in closed form from the scaled stage table, without building a model:
+the totals take microseconds, so a slider can redraw on every move. Its headline ``macs`` follow
+the paper's convention: multiply-accumulates of convolutions and the linear layer (biases
+included), which is what the paper calls "FLOPs", what ptflops' ``aten`` backend reports and what
+torchvision lists as "GFLOPS". ``flops`` is 2 x ``macs``, the convention of
+``torch.utils.flop_counter``. ``ptflops_cost`` measures the same quantities on a built model.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable, NamedTuple
+
+from .config import ModelConfig, Resolution, as_hw, check_positive_int, check_resolution, config_from, conv_out
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from torch import nn
+
+F32 = 4  # bytes per float32
+
+
+class Layer(NamedTuple):
+    """One operation of the network as the cost model sees it (per image)."""
+
+    stage: int          # paper Table 1 row: 1 = stem, 2-8 = MBConv stages, 9 = head
+    block: int          # block index within the stage (0 for stem and head)
+    name: str           # module path in our model, e.g. "stages.1.0.depthwise.conv"
+    op: str             # conv, dwconv, bn, silu, pool, se-conv, linear, mul
+    out_shape: tuple[int, int, int]  # (C, H, W) after the operation
+    macs: int           # conv/linear multiply-accumulates incl. bias: the paper's convention
+    params: int
+    other_ops: int      # what ptflops' pytorch backend adds: BN 2/elem, SiLU 1/elem, pool 2/elem
+    saved_bytes: int    # what autograd keeps for backward in training (float32 activations)
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed-form counting, layer by layer. One function per kind of layer; blocks are lists of them.
+# ---------------------------------------------------------------------------------------------
+
+
+def _conv(stage, block, name, c_in, c_out, k, s, h, w, groups=1, bias=False, op="conv", saved=None):
+    ho, wo = conv_out(h, k, s), conv_out(w, k, s)
+    weights = k * k * (c_in // groups) * c_out
+    macs = weights * ho * wo + (c_out * ho * wo if bias else 0)
+    saved = c_in * h * w if saved is None else saved  # a conv keeps its input for the weight gradient
+    return Layer(stage, block, name, op, (c_out, ho, wo), macs, weights + (c_out if bias else 0), 0, F32 * saved)
+
+
+def _conv_bn_act(stage, block, name, c_in, c_out, k, s, h, w, groups=1, act=True, saved_in=None):
+    conv = _conv(stage, block, f"{name}.conv", c_in, c_out, k, s, h, w, groups,
+                 op="dwconv" if groups > 1 else "conv", saved=saved_in)
+    c, ho, wo = conv.out_shape
+    n = c * ho * wo
+    # BatchNorm keeps its input (and per-channel statistics, which do not grow with the batch and
+    # are left out); the in-place SiLU keeps a copy of its input (its gradient needs what it overwrote).
+    layers = [conv, Layer(stage, block, f"{name}.bn", "bn", conv.out_shape, 0, 2 * c, 2 * n, F32 * n)]
+    if act:
+        layers.append(Layer(stage, block, f"{name}.act", "silu", conv.out_shape, 0, 0, n, F32 * n))
+    return layers
+
+
+def _mbconv(stage, block, name, spec, h, w, drop_rate):
+    layers: list[Layer] = []
+    c, e = spec.in_channels, spec.expanded_channels
+    if spec.has_expand:
+        layers += _conv_bn_act(stage, block, f"{name}.expand", c, e, 1, 1, h, w)
+    layers += _conv_bn_act(stage, block, f"{name}.depthwise", e, e, spec.kernel, spec.stride, h, w,
+                           groups=e)
+    _, h, w = layers[-1].out_shape
+    n = e * h * w
+    if spec.squeeze_channels:
+        sq = spec.squeeze_channels
+        layers += [
+            # ptflops counts adaptive pooling twice (module hook + patched functional)
+            Layer(stage, block, f"{name}.se.pool", "pool", (e, 1, 1), 0, 0, 2 * n, 0),
+            _conv(stage, block, f"{name}.se.reduce", e, sq, 1, 1, 1, 1, bias=True, op="se-conv"),
+            Layer(stage, block, f"{name}.se.act", "silu", (sq, 1, 1), 0, 0, sq, F32 * sq),
+            _conv(stage, block, f"{name}.se.expand", sq, e, 1, 1, 1, 1, bias=True, op="se-conv"),
+            Layer(stage, block, f"{name}.se.gate", "sigmoid", (e, 1, 1), 0, 0, 0, F32 * e),
+            # x * gate keeps both factors (the gate is already counted): a second full-size map
+            Layer(stage, block, f"{name}.se.mul", "mul", (e, h, w), 0, 0, 0, F32 * n),
+        ]
+    layers += _conv_bn_act(stage, block, f"{name}.project", e, spec.out_channels, 1, 1, h, w, act=False)
+    if spec.residual and drop_rate > 0:  # one float per image: the stochastic-depth coin
+        layers.append(Layer(stage, block, f"{name}.stochastic_depth", "mul", layers[-1].out_shape, 0, 0, 0, F32))
+    return layers
+
+
+def _network_layers(config: ModelConfig, num_classes: int, repeats: bool) -> list[tuple[list[Layer], int]]:
+    """Groups of layers with a multiplicity. With ``repeats=False`` every block is listed once;
+    with ``repeats=True`` the identical blocks after a stage's first share one group (fast totals)."""
+    h, w = config.hw
+    stem = _conv_bn_act(1, 0, "stem", 3, config.stem_channels, 3, config.stem_stride, h, w)
+    groups = [(stem, 1)]
+    _, h, w = stem[-1].out_shape
+    block_id, n_blocks = 0, config.num_blocks
+    for s, stage in enumerate(config.stages):
+        def block(b, h, w):
+            rate = config.stochastic_depth * (block_id + b) / n_blocks  # the model's linear schedule
+            return _mbconv(s + 2, b, f"stages.{s}.{b}", stage.block(b), h, w, rate)
+
+        first = block(0, h, w)
+        groups.append((first, 1))
+        _, h, w = first[-1].out_shape
+        if stage.layers > 1 and repeats:
+            groups.append((block(1, h, w), stage.layers - 1))
+        elif stage.layers > 1:
+            groups += [(block(b, h, w), 1) for b in range(1, stage.layers)]
+        block_id += stage.layers
+    c_last, c_head, hs = config.stages[-1].out_channels, config.head_channels, len(config.stages) + 2
+    head = _conv_bn_act(hs, 0, "head", c_last, c_head, 1, 1, h, w)
+    head += [
+        Layer(hs, 0, "pool", "pool", (c_head, 1, 1), 0, 0, 2 * c_head * h * w, 0),
+        # dropout keeps its mask (float32 on the CPU; CUDA's fused kernel keeps one byte per value)
+        Layer(hs, 0, "dropout", "dropout", (c_head, 1, 1), 0, 0, 0, F32 * c_head if config.dropout > 0 else 0),
+        Layer(hs, 0, "classifier", "linear", (num_classes, 1, 1), c_head * num_classes + num_classes,
+              c_head * num_classes + num_classes, 0, F32 * c_head),
+    ]
+    groups.append((head, 1))
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# The result object
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cost:
+    """MACs, parameters and (for analytic counts) per-layer detail of one model at one resolution.
+
+    ``macs``: multiply-accumulates per image as ``source`` counts them; ``flops`` = 2 x ``macs``.
+    For ``source="analytic"``, ``macs`` follows the paper (conv + linear, biases included) and
+    ``ptflops_pytorch_macs`` adds BatchNorm, SiLU and pooling the way ptflops' default backend does.
+    """
+
+    macs: int
+    params: int
+    resolution: tuple[int, int]
+    source: str = "analytic"
+    other_ops: int | None = None
+    activation_bytes: int | None = None  # float32 tensors kept for backward, per image
+    config: ModelConfig | None = field(default=None, repr=False)
+    _layers: Callable[[], list[Layer]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def ptflops_pytorch_macs(self) -> int | None:
+        return None if self.other_ops is None else self.macs + self.other_ops
+
+    @cached_property
+    def layers(self) -> "pd.DataFrame":
+        """Every operation: stage, block, module name, output shape, MACs, params, saved floats."""
+        import pandas as pd
+
+        if self._layers is None:
+            raise AttributeError(f"a {self.source} cost has totals only; per-layer tables come from "
+                                 f"analytic_cost")
+        return pd.DataFrame(self._layers(), columns=Layer._fields)
+
+    @cached_property
+    def stages(self) -> "pd.DataFrame":
+        """Paper Table 1 for this config (nine rows: stem, MBConv stages, head) with each row's cost."""
+        if self.config is None:
+            raise AttributeError(f"a {self.source} cost has totals only; per-stage tables come from "
+                                 f"analytic_cost")
+        totals = self.layers.groupby("stage")[["macs", "params", "other_ops", "saved_bytes"]].sum()
+        table = self.config.replace(resolution=self.resolution).table1().join(totals)
+        table["macs_share"] = table.macs / table.macs.sum()
+        table["activation_MB"] = table.pop("saved_bytes") / 1e6
+        return table
+
+
+def analytic_cost(config: "ModelConfig | str", resolution: Resolution | None = None,
+                  num_classes: int = 1000) -> Cost:
+    """Count MACs, parameters and training activation memory in closed form (no model, no tensor).
+
+    ``resolution`` overrides the config's (an int or an (H, W) pair); costs are per image.
+    """
+    config = config_from(config)
+    if resolution is not None:
+        config = config.replace(resolution=check_resolution(resolution))
+    num_classes = check_positive_int("num_classes", num_classes)
+
+    macs = params = other = saved = 0
+    for layers, times in _network_layers(config, num_classes, repeats=True):
+        for layer in layers:
+            macs += times * layer.macs
+            params += times * layer.params
+            other += times * layer.other_ops
+            saved += times * layer.saved_bytes
+
+    def every_layer() -> list[Layer]:
+        return [layer for layers, _ in _network_layers(config, num_classes, repeats=False) for layer in layers]
+
+    return Cost(macs=macs, params=params, resolution=config.hw, other_ops=other,
+                activation_bytes=saved, config=config, _layers=every_layer)
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements on a built model
+# ---------------------------------------------------------------------------------------------
+
+
+def _input_hw(model: "nn.Module", resolution: Resolution | None) -> tuple[int, int]:
+    if resolution is None:
+        config = getattr(model, "config", None)
+        if config is None:
+            raise ValueError("resolution is required for a model without a .config")
+        return config.hw
+    return as_hw(check_resolution(resolution))
+
+
+def ptflops_cost(model: "nn.Module", resolution: Resolution | None = None, backend: str = "aten") -> Cost:
+    """Count with ptflops on a copy of ``model`` (batch 1), so the caller's model is untouched.
+
+    ``backend="aten"`` counts convolutions and matmuls (the paper's convention); ``"pytorch"`` also
+    counts BatchNorm, activations and pooling. Raises instead of returning None on failure.
+    """
+    from ptflops import get_model_complexity_info
+
+    if backend not in ("aten", "pytorch"):
+        raise ValueError(f"backend must be 'aten' or 'pytorch', got {backend!r}")
+    h, w = _input_hw(model, resolution)
+    # ptflops leaves hooks behind (aten) and switches to eval mode: give it a throwaway copy.
+    probe = copy.deepcopy(model).eval()
+    macs, params = get_model_complexity_info(probe, (3, h, w), as_strings=False, backend=backend,
+                                             print_per_layer_stat=False, verbose=False)
+    if macs is None or params is None:
+        raise RuntimeError(f"ptflops ({backend} backend) failed to count {type(model).__name__} at {h}x{w}")
+    return Cost(macs=int(macs), params=int(params), resolution=(h, w), source=f"ptflops-{backend}")
+
+
+def measure_activation_bytes(model: "nn.Module", resolution: Resolution | None = None) -> int:
+    """Bytes that one more image adds to what autograd keeps for backward in a training step.
+
+    Counted exactly with saved-tensor hooks (each storage once, parameters excluded), as the
+    difference between a batch of 3 and a batch of 2 (a batch of 1 cannot train BatchNorm on a
+    1x1 map), so it works on any device. A GPU's peak adds gradients, optimizer state and slack.
+    """
+    import torch
+
+    h, w = _input_hw(model, resolution)
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    device = next(model.parameters()).device
+
+    def saved_bytes(batch_size: int) -> int:
+        storages: dict[int, int] = {}
+
+        def pack(t: "torch.Tensor") -> "torch.Tensor":
+            storage = t.untyped_storage()
+            if storage.data_ptr() not in params:
+                storages[storage.data_ptr()] = storage.nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(torch.randn(batch_size, 3, h, w, device=device))
+        del out
+        return sum(storages.values())
+
+    was_training = model.training
+    model.train()
+    state = copy.deepcopy(model.state_dict())  # training steps update BatchNorm running statistics
+    try:
+        return saved_bytes(3) - saved_bytes(2)
+    finally:
+        model.load_state_dict(state)
+        model.train(was_training)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Wall-clock forward time of one batch, in milliseconds."""
+
+    median_ms: float
+    samples_ms: tuple[float, ...]
+    device: str
+    batch_size: int
+    resolution: tuple[int, int]
+
+    @property
+    def spread_ms(self) -> float:
+        return max(self.samples_ms) - min(self.samples_ms)
+
+
+def latency(model: "nn.Module", resolution: Resolution | None = None, device: "str | None" = None,
+            batch_size: int = 1, warmup: int = 3, repeats: int = 10) -> Latency:
+    """Median forward latency (eval mode, no autograd) on ``device`` (default: where the model is)."""
+    import torch
+
+    h, w = _input_hw(model, resolution)
+    batch_size = check_positive_int("batch_size", batch_size)
+    repeats = check_positive_int("repeats", repeats)
+    warmup = check_positive_int("warmup", warmup, minimum=0)
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        model.to(dev)
+        x = torch.randn(batch_size, 3, h, w, device=dev)
+        sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+        samples = []
+        with torch.inference_mode():
+            for i in range(warmup + repeats):
+                sync()
+                start = time.perf_counter()
+                model(x)
+                sync()
+                if i >= warmup:
+                    samples.append((time.perf_counter() - start) * 1e3)
+    finally:
+        model.train(was_training)
+    return Latency(statistics.median(samples), tuple(samples), str(dev), batch_size, (h, w))
