@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
-from .config import ModelConfig, Resolution, as_hw, check_positive_int, check_resolution, config_from, conv_out
+from .config import (ModelConfig, Resolution, as_hw, check_finite, check_positive_int, check_resolution,
+                     config_from, conv_out)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -322,3 +323,28 @@ def latency(model: "nn.Module", resolution: Resolution | None = None, device: "s
     finally:
         model.train(was_training)
     return Latency(statistics.median(samples), tuple(samples), str(dev), batch_size, (h, w))
+
+
+def solve_for_macs(make_config: Callable[[float], ModelConfig], target_macs: float, lo: float, hi: float,
+                   num_classes: int = 1000, iterations: int = 60) -> float:
+    """The smallest x in [lo, hi] with ``analytic_cost(make_config(x)).macs >= target_macs``.
+
+    MACs grow with a width, depth, resolution or phi multiplier, but in steps (channels round to
+    multiples of 8, layers and pixels to integers), so an exact match rarely exists: bisection
+    finds where the staircase crosses the target. Used to match MAC budgets and to find the
+    effective phi of a published variant.
+    """
+    check_finite("target_macs", target_macs, positive=True)
+    target = float(target_macs)
+    macs = lambda x: analytic_cost(make_config(x), num_classes=num_classes).macs  # noqa: E731
+    if not lo < hi:
+        raise ValueError(f"need lo < hi, got lo={lo!r}, hi={hi!r}")
+    if macs(lo) >= target:
+        return lo
+    if macs(hi) < target:
+        raise ValueError(f"target_macs={target_macs:,.0f} is above the {macs(hi):,} MACs reached at "
+                         f"hi={hi!r}; widen the search range")
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if macs(mid) >= target else (mid, hi)
+    return hi

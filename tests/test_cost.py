@@ -118,3 +118,17 @@ def test_latency_is_measured_and_restores_mode(torch):
     assert model.training
     with pytest.raises(ValueError, match="repeats must be an integer >= 1, got 0"):
         el.latency(model, 32, repeats=0)
+
+
+def test_solve_for_macs_finds_where_the_staircase_crosses_the_budget():
+    from effnet_lab.cost import solve_for_macs
+
+    b0 = el.analytic_cost("b0").macs
+    width = solve_for_macs(lambda w: el.ModelConfig(width_mult=w), 2 * b0, 1.0, 4.0)
+    assert el.analytic_cost(el.ModelConfig(width_mult=width)).macs >= 2 * b0
+    assert el.analytic_cost(el.ModelConfig(width_mult=width - 1e-9)).macs < 2 * b0
+    assert solve_for_macs(lambda p: el.compound_scaling(p), b0 / 10, 0, 1) == 0  # already above at lo
+    with pytest.raises(ValueError, match="is above the .* MACs reached at hi=2.0; widen the search range"):
+        solve_for_macs(lambda w: el.ModelConfig(width_mult=w), 100 * b0, 1.0, 2.0)
+    with pytest.raises(ValueError, match="target_macs must be a finite real number > 0, got -5"):
+        solve_for_macs(lambda w: el.ModelConfig(width_mult=w), -5, 1.0, 2.0)
