@@ -81,6 +81,92 @@ def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return 0
 
 
+def _write_json(path, obj) -> None:
+    import json
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half
+
+
+def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import time
+    from pathlib import Path
+
+    from .data import load_pair
+    from .model import EfficientNet
+    from .train import evaluate, fit, pick_device, provenance
+
+    config = _config(args, parser)
+    overrides = {k: v for k, v in (("width_mult", args.width_mult), ("depth_mult", args.depth_mult),
+                                   ("stem_stride", args.stem_stride), ("dropout", args.dropout),
+                                   ("stochastic_depth", args.stochastic_depth)) if v is not None}
+    try:
+        config = config.replace(**overrides)
+        device = pick_device(args.device)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    try:
+        train, test = load_pair(args.data)
+        if args.per_class:
+            train = train.subset(args.per_class, seed=args.seed)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    torch.manual_seed(args.seed)
+    model = EfficientNet(config, num_classes=len(train.classes))
+    began = time.perf_counter()
+    info = {"config": config.to_dict(), "classes": train.classes, "resolution": config.to_dict()["resolution"]}
+    try:
+        history = fit(model, train, test, args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
+                      label_smoothing=args.label_smoothing, device=device, amp=not args.no_amp,
+                      compile=args.compile, seed=args.seed, checkpoint=out / "last.pt", checkpoint_extra=info,
+                      progress=not args.quiet)
+    except ValueError as exc:
+        parser.error(str(exc))
+    result = evaluate(model, test, device=device)
+    metrics = {"accuracy": result["accuracy"], "loss": result["loss"], "n_test": result["n"],
+               "per_class_accuracy": result["per_class_accuracy"],
+               # time of every epoch, including those of an interrupted earlier run
+               "seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": time.perf_counter() - began,
+               "epochs": args.epochs, "n_train": len(train), "data": str(args.data), "seed": args.seed,
+               "history": history.to_dicts(), **info, **provenance(device)}
+    _write_json(out / "metrics.json", metrics)
+    print(f"test accuracy {metrics['accuracy']:.4f} on {result['n']} images; wrote {out / 'metrics.json'} "
+          f"and {out / 'last.pt'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import json
+
+    from .data import load
+    from .train import evaluate, load_checkpoint, pick_device
+
+    try:
+        device = pick_device(args.device)
+        model, state = load_checkpoint(args.checkpoint, device)
+        data = load(args.data, "test")
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
+    if data.classes != state["classes"]:
+        parser.error(f"the data's classes {data.classes} differ from the checkpoint's {state['classes']}")
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    result = evaluate(model, data, batch_size=args.batch_size, device=device)
+    result.update(checkpoint=str(args.checkpoint), data=str(args.data), resolution=state["resolution"])
+    print(json.dumps(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m effnet_lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -89,6 +175,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--per-layer", action="store_true", help="one row per layer instead of per stage")
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("train", help="train a model from scratch; writes metrics.json and last.pt, resumes",
+                       description="Train on an ImageFolder tree (train/ and test/ or val/) or a dataset name "
+                                   "(cifar10, cifar100, or a folder under EFFNET_LAB_DATA). Re-running with the "
+                                   "same --out resumes from the last finished epoch.")
+    p.add_argument("--data", required=True, help="folder, or dataset name (cifar10, cifar100, imagenet-subset)")
+    p.add_argument("--out", required=True, help="output folder for metrics.json and last.pt")
+    _add_model_args(p)
+    p.add_argument("--width-mult", type=float, help="override the width multiplier")
+    p.add_argument("--depth-mult", type=float, help="override the depth multiplier")
+    p.add_argument("--stem-stride", type=int, help="1 keeps small images (CIFAR) from shrinking to 1x1 maps")
+    p.add_argument("--dropout", type=float, help="override the classifier dropout")
+    p.add_argument("--stochastic-depth", type=float, help="override the last block's drop rate")
+    p.add_argument("--epochs", type=int, default=10, help="default %(default)s")
+    p.add_argument("--batch-size", type=int, default=128, help="default %(default)s")
+    p.add_argument("--lr", type=float, help="peak learning rate (default for sgd: 0.1 x batch size / 128)")
+    p.add_argument("--optimizer", choices=["sgd", "rmsprop", "adamw"], default="sgd")
+    p.add_argument("--schedule", choices=["cosine", "onecycle", "constant"], default="cosine")
+    p.add_argument("--weight-decay", type=float, default=5e-5, help="default %(default)s")
+    p.add_argument("--label-smoothing", type=float, default=0.1, help="default %(default)s")
+    p.add_argument("--per-class", type=int, help="train on a class-balanced seeded subset of N images per class")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--no-amp", action="store_true", help="no bf16/fp16 autocast on a GPU")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a checkpoint on a data folder; prints one JSON object",
+                       description="Evaluate a train checkpoint on test/ (else val/) of a split root, or on a "
+                                   "folder of class folders, or a dataset name.")
+    p.add_argument("--checkpoint", required=True, help="last.pt written by train")
+    p.add_argument("--data", required=True, help="folder or dataset name")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -17,7 +17,7 @@ def quick_mode() -> bool:
 
 
 def data_root() -> Path | None:
-    """The folder named by EFFNET_LAB_DATA, or None when it is unset."""
+    """The folder named by EFFNET_LAB_DATA, or None when it is unset (data.py looks there first)."""
     value = os.environ.get(DATA_ENV, "").strip()
     return Path(value).expanduser() if value else None
 

@@ -31,3 +31,43 @@ def torch():
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     return torch
+
+
+def make_image_folder(root, classes=("cat", "dog", "frog"), per_split=None, size=16, seed=0):
+    """A small ImageFolder split root (train/ and test/) of PNGs whose colour depends on the class,
+    so a model can learn it in a few steps. Returns the root path."""
+    import numpy as np
+    from PIL import Image
+
+    per_split = per_split or {"train": 12, "test": 6}
+    rng = np.random.default_rng(seed)
+    for split, n in per_split.items():
+        for c, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                hue = 2 * np.pi * c / len(classes)  # one distinct colour per class
+                base = np.zeros((size, size, 3)) + 128 + 100 * np.cos(hue + np.array([0, 2.1, 4.2]))
+                pixels = np.clip(base + rng.normal(0, 30, base.shape), 0, 255).astype("uint8")
+                Image.fromarray(pixels).save(folder / f"{name}_{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("EFFNET_LAB_CACHE", str(tmp_path / "cache"))
+    return make_image_folder(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_cifar():
+    """The real CIFAR-10 subset when EFFNET_LAB_DATA points at it; a generated stand-in otherwise."""
+    from pathlib import Path
+    import tempfile
+
+    root = os.environ.get("EFFNET_LAB_DATA")
+    if root and (Path(root) / "cifar10" / "train").is_dir():
+        return Path(root) / "cifar10", True
+    folder = Path(tempfile.mkdtemp()) / "cifar10"
+    classes = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    return make_image_folder(folder, classes, {"train": 30, "test": 10}, size=32), False
