@@ -258,8 +258,17 @@ def load(data: "str | Path", split: str = "train", image_size: Resolution | None
     return load_folder(find_split(where, split), image_size)
 
 
-def load_pair(data: "str | Path", image_size: Resolution | None = None) -> tuple[ImageTensors, ImageTensors]:
-    """Train and test splits, checked to have the same classes in the same order."""
+def load_pair(data: "str | Path", image_size: Resolution | None = None,
+              seed: int = 0) -> tuple[ImageTensors, ImageTensors]:
+    """Train and test splits, checked to have the same classes in the same order.
+
+    A plain tree of class folders has no test split: a seeded tenth of every class is held out.
+    """
+    where = resolve(data)
+    if not isinstance(where, str) and find_split(where, "train") == find_split(where, "test"):
+        everything = load_folder(where, image_size)
+        held_out = max(1, min(everything.counts()) // 10)
+        return everything.train_val_split(held_out, seed)
     train, test = load(data, "train", image_size), load(data, "test", image_size)
     if train.classes != test.classes:
         only_train = sorted(set(train.classes) - set(test.classes))

@@ -132,3 +132,38 @@ def test_solve_for_macs_finds_where_the_staircase_crosses_the_budget():
         solve_for_macs(lambda w: el.ModelConfig(width_mult=w), 100 * b0, 1.0, 2.0)
     with pytest.raises(ValueError, match="target_macs must be a finite real number > 0, got -5"):
         solve_for_macs(lambda w: el.ModelConfig(width_mult=w), -5, 1.0, 2.0)
+
+
+def test_grid_cost_equals_analytic_cost_point_by_point(torch):
+    import numpy as np
+
+    from effnet_lab.cost import grid_cost
+
+    rng = np.random.default_rng(0)
+    a, b, g = rng.uniform(1, 1.6, 150), rng.uniform(0.9, 1.4, 150), rng.uniform(1, 1.4, 150)
+    phi = np.concatenate([rng.uniform(-3, 6, 140), [0, 0.5, 1, 2, -1, -2, 3, 4, 5, 7]])
+    bases = [(None, 1000), (el.ModelConfig(width_mult=0.5, depth_mult=0.5, stem_stride=1, resolution=32), 10),
+             (el.ModelConfig(resolution=(48, 64), head_rule="tf"), 7)]
+    for base, classes in bases:
+        grid = grid_cost(a, b, g, phi, base=base, num_classes=classes)
+        for i in range(len(phi)):
+            cfg = el.compound_scaling(phi[i], a[i], b[i], g[i], base=base)
+            cost = el.analytic_cost(cfg, num_classes=classes)
+            assert (grid["macs"][i].item(), grid["params"][i].item()) == (cost.macs, cost.params), (i, cfg)
+            assert (grid["height"][i].item(), grid["width"][i].item()) == cfg.hw
+
+
+def test_grid_cost_broadcasts_a_map_and_rejects_bad_points(torch):
+    import numpy as np
+
+    from effnet_lab.cost import grid_cost
+
+    alpha = np.linspace(1, 1.5, 200)[:, None]
+    beta = np.linspace(1, 1.3, 200)[None, :]
+    grid = grid_cost(alpha, beta, 1.15, 1.0)
+    assert grid["macs"].shape == (200, 200) and grid["macs"].dtype == torch.int64
+    assert (grid["macs"][:, 1:] >= grid["macs"][:, :-1]).all()  # wider never costs less
+    with pytest.raises(ValueError, match="beta must hold finite real numbers > 0"):
+        grid_cost(1.2, [1.1, -1], 1.15, 1)
+    with pytest.raises(ValueError, match="phi must hold finite real numbers"):
+        grid_cost(1.2, 1.1, 1.15, [1, float("nan")])

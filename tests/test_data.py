@@ -16,7 +16,8 @@ def test_split_root_and_class_tree_load_the_same_images(image_folder):
     same = data.load(image_folder / "train", "train")  # a folder of class folders itself
     assert torch.equal(same.images, train.images)
     # colour follows the class, so labels really belong to their images
-    assert (train.images[train.labels == 1][:, 1].float().mean() > 150)
+    red = [train.images[train.labels == c][:, 0].float().mean().item() for c in range(3)]
+    assert red[0] > 180 and red[1] < 120 and red[2] < 120
 
 
 def test_decoded_tensors_are_cached_and_keyed_by_content(image_folder, tmp_path):
@@ -134,3 +135,12 @@ def test_random_crop_flip_moves_whole_images():
     padded = data.random_crop_flip(x, 2, torch.Generator().manual_seed(1))
     assert padded.shape == x.shape
     assert set(padded.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
+
+
+def test_a_plain_class_tree_holds_out_a_seeded_tenth(tmp_path, monkeypatch):
+    monkeypatch.setenv("EFFNET_LAB_CACHE", str(tmp_path / "cache"))
+    root = make_image_folder(tmp_path / "d", per_split={"all": 20}) / "all"
+    train, test = data.load_pair(root, seed=4)
+    assert test.counts() == [2, 2, 2] and train.counts() == [18, 18, 18]
+    again, _ = data.load_pair(root, seed=4)
+    assert torch.equal(again.images, train.images)
