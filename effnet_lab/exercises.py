@@ -1,0 +1,229 @@
+"""Checkers for the lessons' exercises: ``check_…(answer)`` prints a tick or raises with a hint.
+
+Every expected value is computed from the library at check time (never typed in), so a checker
+cannot drift from the code it teaches. A wrong answer raises ``AssertionError`` with a hint that
+does not give the answer away; an answer left as ``...`` raises ``NotImplementedError``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from . import config as _config
+from .config import B0_STAGES, PUBLISHED, compound_scaling, flops_factor, official_config
+from .cost import analytic_cost, solve_for_macs
+
+
+def _given(answer: object, exercise: str) -> None:
+    if answer is Ellipsis or answer is None:
+        raise NotImplementedError(f"{exercise}: replace the `...` with your answer, then run the cell again")
+
+
+def _ok(message: str) -> None:
+    print(f"✓ Correct. {message}")
+
+
+def _number(answer: object, exercise: str) -> float:
+    _given(answer, exercise)
+    try:
+        return float(answer)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AssertionError(f"{exercise}: expected a number, got {answer!r}") from None
+
+
+def _exact(answer: object, expected: int, exercise: str, hint: str) -> None:
+    value = _number(answer, exercise)
+    if value != expected:
+        direction = "too large" if value > expected else "too small"
+        raise AssertionError(f"{exercise}: {value:,.0f} is {direction}. Hint: {hint}")
+
+
+def _close(answer: object, expected: float, exercise: str, hint: str, rel: float = 1e-3,
+           abs_tol: float = 0.0) -> None:
+    value = _number(answer, exercise)
+    if not math.isclose(value, expected, rel_tol=rel, abs_tol=abs_tol):
+        direction = "too large" if value > expected else "too small"
+        raise AssertionError(f"{exercise}: {value:.6g} is {direction}. Hint: {hint}")
+
+
+def _sequence(answer: object, expected: Sequence, exercise: str, hint: str, tol: float = 0.0) -> None:
+    _given(answer, exercise)
+    try:
+        values = [float(v) for v in answer]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise AssertionError(f"{exercise}: expected a list of {len(expected)} numbers, got {answer!r}") from None
+    if len(values) != len(expected):
+        raise AssertionError(f"{exercise}: expected {len(expected)} values, got {len(values)}")
+    wrong = [i for i, (v, e) in enumerate(zip(values, expected)) if abs(v - e) > tol]
+    if wrong:
+        raise AssertionError(f"{exercise}: entries {wrong} (counting from 0) are off. Hint: {hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# 00 Start here
+# ---------------------------------------------------------------------------------------------
+
+
+def check_b3_blocks(answer: object) -> None:
+    """00, exercise 1: how many MBConv blocks does the published B3 have?"""
+    _exact(answer, official_config("b3").num_blocks, "B3 blocks",
+           "a ModelConfig knows its own number of blocks; or add up the layers of its scaled stages")
+    _ok("B3 stacks its seven stages deeper than B0's 16 blocks.")
+
+
+def check_b0_mmacs(answer: object) -> None:
+    """00, exercise 2: B0's multiply-adds per image, in millions, rounded to an integer."""
+    _exact(answer, round(analytic_cost("b0").macs / 1e6), "B0 MMACs",
+           "analytic_cost('b0').macs counts multiply-adds; divide by one million and round")
+    _ok("That is the paper's '0.39B FLOPs' (which are multiply-adds).")
+
+
+# ---------------------------------------------------------------------------------------------
+# 01 MBConv and squeeze-and-excitation
+# ---------------------------------------------------------------------------------------------
+
+STAGE5 = 3  # B0_STAGES index of Table 1 stage 5 (MBConv6, k3x3, 40 -> 80, stride 2)
+
+
+def _stage5_block_layers():
+    layers = analytic_cost("b0").layers
+    return layers[(layers.stage == 5) & (layers.block == 0)]
+
+
+def check_stage5_block_macs(answer: object) -> None:
+    """01, exercise 1: MACs of the first block of B0's stage 5 (input 40 x 28 x 28), convs + SE."""
+    spec = B0_STAGES[STAGE5].block(0)
+    _exact(answer, int(_stage5_block_layers().macs.sum()), "Stage-5 block MACs",
+           f"four convolutions: expand {spec.in_channels}->{spec.expanded_channels} at 28x28, depthwise "
+           f"{spec.kernel}x{spec.kernel} with stride {spec.stride}, the two SE convs (with bias) on a 1x1 map, "
+           f"project {spec.expanded_channels}->{spec.out_channels} at the reduced size")
+    _ok("The 1x1 expand and project convolutions do almost all of the work.")
+
+
+def check_stage5_block_params(answer: object) -> None:
+    """01, exercise 2: parameters of the same block (conv weights, SE biases, BatchNorm scale and shift)."""
+    _exact(answer, int(_stage5_block_layers().params.sum()), "Stage-5 block params",
+           "the input size does not matter for parameters; each BatchNorm has 2 per channel; "
+           "the depthwise conv has k*k per channel")
+    _ok("Parameters do not depend on the resolution; MACs do.")
+
+
+def check_residual_blocks(answer: object) -> None:
+    """01, exercise 3: how many of B0's 16 blocks have a skip connection?"""
+    expected = sum(s.block(i).residual for s in official_config("b0").stages for i in range(s.layers))
+    _exact(answer, expected, "Residual blocks", "a block adds its input back only when stride is 1 and "
+           "input and output channels are equal")
+    _ok("Every block after the first of its stage is residual; first blocks change shape.")
+
+
+def check_stochastic_depth(kept_scale: object, last_block_rate: object) -> None:
+    """01, exercise 4: with p = 0.2 the factor a kept sample is multiplied by; and B0's drop rate of
+    its last (16th) block under the linear schedule rate * i / N with i counted from 0."""
+    _close(kept_scale, 1 / (1 - 0.2), "Kept-sample scale", "the expected output must stay equal to the input")
+    cfg = official_config("b0")
+    _close(last_block_rate, cfg.stochastic_depth * (cfg.num_blocks - 1) / cfg.num_blocks, "Last block's rate",
+           "the first block has index 0, so the last has index N - 1")
+    _ok("Deep blocks are dropped more often than shallow ones, and never more than 20 % of the time.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 02 The B0 baseline
+# ---------------------------------------------------------------------------------------------
+
+
+def check_busiest_stage(answer: object) -> None:
+    """02, exercise 1: which Table 1 stage (1-9) of B0 needs the most MACs?"""
+    stages = analytic_cost("b0").stages
+    _exact(answer, int(stages.macs.idxmax()), "Busiest stage", "look at the macs column of cost.stages")
+    _ok("Low resolution does not mean cheap: the 14x14 stages are wide and have many blocks.")
+
+
+def check_classifier_share(answer: object) -> None:
+    """02, exercise 2: the fraction (0-1) of B0's parameters in its final Linear layer (1000 classes)."""
+    cost = analytic_cost("b0")
+    linear = int(cost.layers.query("op == 'linear'").params.sum())
+    _close(answer, linear / cost.params, "Classifier share", "the Linear layer maps 1280 features to "
+           "1000 classes and has a bias", rel=1e-3)
+    _ok("Almost a quarter of B0 is its classifier: with 10 classes it would be a much smaller model.")
+
+
+def check_head_resolution(answer: object) -> None:
+    """02, exercise 3: side of the feature map that enters the head (stage 9) for a 256 x 256 input."""
+    h, _ = official_config("b0", resolution=256).table1().loc[9, "in_resolution"].split("x")
+    _exact(answer, int(h), "Head resolution", "five convolutions with stride 2 divide the side by 32")
+    _ok("Total stride 32: this is why 32x32 CIFAR images end as a 1x1 map.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 03 Counting FLOPs
+# ---------------------------------------------------------------------------------------------
+
+
+def check_bias_macs(answer: object) -> None:
+    """03, exercise 1: how many of B0's MACs are bias additions (SE convs and the classifier)?"""
+    layers = analytic_cost("b0").layers.query("op in ['se-conv', 'linear']")
+    _exact(answer, int(sum(shape[0] for shape in layers.out_shape)), "Bias MACs",
+           "one addition per output value of every layer that has a bias: the SE convs and the classifier")
+    _ok("That is exactly the gap between our MACs and half of torch's FLOP count.")
+
+
+def check_stem_other_ops(answer: object) -> None:
+    """03, exercise 2: operations ptflops' pytorch backend adds for the stem's BatchNorm and SiLU."""
+    layers = analytic_cost("b0").layers
+    _exact(answer, int(layers[layers.stage == 1].other_ops.sum()), "Stem BN + SiLU",
+           "the stem's output is 32 x 112 x 112; BatchNorm counts 2 per element, SiLU 1")
+    _ok("Small per layer, but they add ~6 % to B0's count.")
+
+
+def check_resnet_macs_ratio(answer: object, resnet_macs: int) -> None:
+    """03, exercise 3: how many times more MACs ResNet-50 needs than B0 (both at 224 x 224)."""
+    _close(answer, resnet_macs / analytic_cost("b0").macs, "MACs ratio", "divide the two MAC counts",
+           rel=1e-2)
+    _ok("Ten times the arithmetic of B0, yet less activation memory for training.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 04 Compound scaling explorer
+# ---------------------------------------------------------------------------------------------
+
+
+def check_gamma_for_two(answer: object, alpha: float = _config.PAPER_ALPHA, beta: float = _config.PAPER_BETA) -> None:
+    """04, exercise 1: the gamma that makes alpha * beta^2 * gamma^2 exactly 2 (alpha=1.2, beta=1.1)."""
+    value = _number(answer, "Gamma")
+    _close(flops_factor(alpha, beta, value), 2.0, "Gamma", "solve alpha * beta**2 * gamma**2 = 2 for gamma",
+           rel=1e-4)
+    _ok(f"γ = {value:.4f}; the paper's grid search picked 1.15, which gives {flops_factor(alpha, beta, 1.15):.4f}.")
+
+
+def check_layers_at_half(answer: object) -> None:
+    """04, exercise 2: the layers of the seven MBConv stages at phi = 0.5 (paper coefficients)."""
+    expected = [s.layers for s in compound_scaling(0.5).stages]
+    _sequence(answer, expected, "Layers at φ = 0.5", "ceil(layers * 1.2 ** 0.5) for each of B0's stages")
+    _ok("Every stage gained one layer, although depth grew by less than 10 %.")
+
+
+def effective_phis(alpha: float = _config.PAPER_ALPHA, beta: float = _config.PAPER_BETA,
+                   gamma: float = _config.PAPER_GAMMA) -> list[float]:
+    """Reference: for B1-B7, the smallest phi at which the formula reaches the variant's MACs."""
+    return [solve_for_macs(lambda phi: compound_scaling(phi, alpha, beta, gamma), analytic_cost(name).macs,
+                           -2.0, 9.0) for name in list(PUBLISHED)[1:]]
+
+
+def check_effective_phis(answer: object) -> None:
+    """04, exercise 3: the effective phi of B1, B2, ..., B7 (seven numbers, 0.01 tolerance)."""
+    _sequence(answer, effective_phis(), "Effective φ", "solve_for_macs(lambda phi: el.compound_scaling(phi), "
+              "target_macs, lo, hi) with each variant's own MACs as the target", tol=0.01)
+    _ok("B1–B3 cost what the formula gives about one step of φ earlier; from B5 on the two agree closely.")
+
+
+def check_phi_for_4x(answer: object) -> None:
+    """04, exercise 4: the smallest phi at which the formula's MACs reach 4 x B0's."""
+    b0 = analytic_cost("b0").macs
+    expected = solve_for_macs(lambda phi: compound_scaling(phi), 4 * b0, 0.0, 4.0)
+    _close(answer, expected, "φ for 4×", "a MAC budget of 4 * B0's; bisection on the staircase",
+           rel=0, abs_tol=0.01)
+    _ok(f"The ideal 2^φ would need φ = 2; the staircase gets there at φ ≈ {expected:.2f}.")
+
+
+__all__ = [name for name in globals() if name.startswith("check_")] + ["effective_phis"]
