@@ -31,5 +31,9 @@ unit: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cost_vs_ptflops.py
 
+# Copies of the lessons with the exercise answers blanked, in student/ (git-ignored).
+student: $(STAMP)
+	$(BIN)/python scripts/student_copies.py --out student
+
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info
