@@ -167,6 +167,35 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from .data import cache_dir
+    from .experiments import default_settings, quick_settings, results_path, run_sweep
+    from .notebook import quick_mode
+
+    quick = args.quick or quick_mode()
+    settings = quick_settings(args.name) if quick else default_settings(args.name)
+    changes = {k: v for k, v in (("data", args.data), ("epochs", args.epochs), ("per_class", args.per_class),
+                                 ("seeds", tuple(args.seeds) if args.seeds else None),
+                                 ("batch_size", args.batch_size), ("tolerance", args.tolerance)) if v is not None}
+    try:
+        settings = dataclasses.replace(settings, **changes)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    out = Path(args.out) if args.out else (cache_dir() / "quick-results" if quick else Path("results"))
+    if quick and out.resolve().name == "results":
+        parser.error(f"quick mode never writes to a results/ folder (got --out {args.out}); choose another --out")
+    checkpoints = out / "checkpoints" if args.name == "imagenette-resolution" else None
+    try:
+        run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(str(exc))
+    print(f"results: {results_path(out, args.name)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m effnet_lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -211,6 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     p.set_defaults(func=cmd_evaluate)
+
+    from .experiments import SWEEPS
+
+    p = sub.add_parser("sweep", help="run a scaling experiment; appends one JSON line per trial, resumes",
+                       description="Train every trial of a sweep with several seeds. Finished trials in the "
+                                   "results file are skipped, so an interrupted sweep continues where it stopped.")
+    p.add_argument("name", choices=SWEEPS)
+    p.add_argument("--data", help="dataset name or folder (default: cifar10; imagenet-subset for imagenette-resolution)")
+    p.add_argument("--out", help="results folder (default results/; quick mode: a cache folder)")
+    p.add_argument("--quick", action="store_true", help="a tiny slice in under a minute (also EFFNET_LAB_QUICK=1)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--per-class", type=int, help="training images per class")
+    p.add_argument("--seeds", type=int, nargs="+")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 
@@ -218,7 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     sub = parser._subparsers._group_actions[0].choices[args.command]  # errors name the subcommand
-    return args.func(args, sub)
+    try:
+        return args.func(args, sub)
+    except KeyboardInterrupt:
+        if args.command in ("train", "sweep"):
+            print("\ninterrupted: finished epochs/trials are saved; run the same command again to resume",
+                  file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

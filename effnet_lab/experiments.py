@@ -1,0 +1,348 @@
+"""Scaling experiments, small: the paper's claims re-run on CIFAR-10 and Imagenette, with seeds.
+
+Sweeps (``python -m effnet_lab sweep NAME``):
+
+- ``single-vs-compound``: scale one base model by width only, depth only, resolution only, or all
+  three (compound, the paper's alpha, beta, gamma) to matched MAC budgets, and train each.
+- ``grid-search``: at phi = 1, a grid of (alpha, beta, gamma) with alpha * beta^2 * gamma^2 near 2.
+- ``formula-vs-official``: the published B1-B3 coefficients against the phi formula at equal MACs.
+- ``imagenette-resolution``: one small model on Imagenette at growing resolution.
+
+Each trial trains with several seeds; one JSON line per trial is appended to a results file
+(atomically), so a re-run skips finished trials and an interrupt loses at most the trial under way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .config import (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, ModelConfig, check_finite, check_positive_int,
+                     compound_scaling)
+from .cost import analytic_cost, grid_cost, solve_for_macs
+
+SCHEMA = "effnet_lab.sweep/1"
+SWEEPS = ("single-vs-compound", "grid-search", "formula-vs-official", "imagenette-resolution")
+
+# The CIFAR base: B0's table at a quarter width and half depth, stem stride 1 so a 32 px image still
+# has a 2x2 map at the end (with stride 2 it would be 1x1). About 4 MMACs: trainable on a CPU.
+CIFAR_BASE = ModelConfig(width_mult=0.25, depth_mult=0.5, stem_stride=1, resolution=32, dropout=0.1,
+                         stochastic_depth=0.1, name="cifar-base")
+IMAGENETTE_BASE = ModelConfig(width_mult=0.5, depth_mult=0.5, dropout=0.2, stochastic_depth=0.1,
+                              resolution=128, name="imagenette-small")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every trial of a sweep shares; stored with each result so a resume can check it."""
+
+    data: str = "cifar10"
+    per_class: int = 200            # training images per class (a seeded, class-balanced slice)
+    epochs: int = 15
+    batch_size: int = 128
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budgets: tuple[float, ...] = (1.0, 2.0, 4.0)
+    tolerance: float = 0.1          # grid search: |alpha * beta^2 * gamma^2 - 2| <= tolerance
+    max_candidates: int = 9
+    variants: tuple[str, ...] = ("b1", "b2", "b3")
+    resolutions: tuple[int, ...] = (64, 96, 128)
+    base: ModelConfig = CIFAR_BASE
+
+    def __post_init__(self) -> None:
+        check_positive_int("per_class", self.per_class)
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct integers (at least one), got {self.seeds!r}")
+        for b in self.budgets:
+            check_finite("budget", b, positive=True)
+        check_finite("tolerance", self.tolerance, minimum=0)
+        check_positive_int("max_candidates", self.max_candidates)
+        for v in self.variants:
+            if v not in PUBLISHED or v == "b0":
+                raise ValueError(f"variants must be names among b1-b7, got {v!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["base"] = self.base.to_dict()
+        d["seeds"], d["budgets"] = list(self.seeds), list(self.budgets)
+        d["variants"], d["resolutions"] = list(self.variants), list(self.resolutions)
+        return d
+
+
+def quick_settings(sweep: str) -> Settings:
+    """A tiny slice that runs every sweep in well under a minute (tests, notebooks under CI)."""
+    base = IMAGENETTE_BASE.replace(width_mult=0.25, depth_mult=0.25) if sweep == "imagenette-resolution" else \
+        CIFAR_BASE.replace(depth_mult=0.25)
+    return Settings(data="imagenet-subset" if sweep == "imagenette-resolution" else "cifar10", per_class=8,
+                    epochs=1, batch_size=16, seeds=(0,), budgets=(1.0, 2.0), max_candidates=2,
+                    variants=("b1",), resolutions=(32, 48), base=base)
+
+
+def default_settings(sweep: str) -> Settings:
+    if sweep == "imagenette-resolution":
+        return Settings(data="imagenet-subset", per_class=300, epochs=15, batch_size=64, base=IMAGENETTE_BASE)
+    return Settings()
+
+
+@dataclass(frozen=True)
+class Trial:
+    trial_id: str
+    rule: str
+    config: ModelConfig
+    alpha: float | None = None
+    beta: float | None = None
+    gamma: float | None = None
+    phi: float | None = None
+    budget: float | None = None   # target MACs / base MACs
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning: which models each sweep trains
+# ---------------------------------------------------------------------------------------------
+
+
+def scale_one(base: ModelConfig, rule: str, x: float) -> ModelConfig:
+    """``base`` scaled by ``x`` along one rule: width, depth, resolution (x = the side factor)."""
+    if rule == "width":
+        return base.replace(width_mult=base.width_mult * x, name=f"width x{x:.3f}")
+    if rule == "depth":
+        return base.replace(depth_mult=base.depth_mult * x, name=f"depth x{x:.3f}")
+    if rule == "resolution":
+        h, w = base.hw
+        size = (max(1, round(h * x)), max(1, round(w * x)))
+        return base.replace(resolution=size[0] if h == w else size, name=f"resolution x{x:.3f}")
+    raise ValueError(f"rule must be width, depth or resolution, got {rule!r}")
+
+
+def match_budget(make: Callable[[float], ModelConfig], target: float, lo: float, hi: float,
+                 num_classes: int) -> tuple[float, ModelConfig]:
+    """The multiplier whose MACs are nearest ``target``: the crossing of the staircase or the step below."""
+    x = solve_for_macs(make, target, lo, hi, num_classes=num_classes)
+    candidates = [x]
+    below = x - 1e-9 * max(1.0, abs(x))
+    if below >= lo:
+        candidates.append(below)
+    best = min(candidates, key=lambda v: abs(analytic_cost(make(v), num_classes=num_classes).macs - target))
+    return best, make(best)
+
+
+def plan_single_vs_compound(s: Settings, num_classes: int) -> list[Trial]:
+    base_macs = analytic_cost(s.base, num_classes=num_classes).macs
+    trials = [Trial("base", "base", s.base, 1.0, 1.0, 1.0, 0.0, 1.0)]
+    for budget in s.budgets:
+        if budget == 1.0:
+            continue
+        target = budget * base_macs
+        for rule in ("width", "depth", "resolution"):
+            x, cfg = match_budget(lambda v, r=rule: scale_one(s.base, r, v), target, 1.0, 8.0, num_classes)
+            trials.append(Trial(f"{rule}-x{budget:g}", rule, cfg, budget=budget, extra={"multiplier": x}))
+        phi, cfg = match_budget(lambda p: compound_scaling(p, base=s.base), target, 0.0, 8.0, num_classes)
+        trials.append(Trial(f"compound-x{budget:g}", "compound", cfg, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, phi,
+                            budget))
+    return trials
+
+
+def grid_candidates(tolerance: float = 0.1, max_candidates: int = 9, step: float = 0.05, base: ModelConfig | None = None,
+                    num_classes: int = 1000) -> list[tuple[float, float, float]]:
+    """(alpha, beta, gamma) on a grid of ``step`` with alpha, beta, gamma >= 1 and
+    |alpha * beta^2 * gamma^2 - 2| <= tolerance, spread out by farthest-point sampling that starts
+    at the paper's point. Among near-duplicates in cost, ``grid_cost`` keeps the one whose real
+    MACs at phi = 1 are nearest the ideal 2x."""
+    check_finite("tolerance", tolerance, minimum=0)
+    check_positive_int("max_candidates", max_candidates)
+    values = np.round(np.arange(1.0, 1.6 + 1e-9, step), 4)
+    a, b, g = (v.ravel() for v in np.meshgrid(values, values, values, indexing="ij"))
+    keep = np.abs(a * b**2 * g**2 - 2) <= tolerance + 1e-12
+    if not keep.any():
+        raise ValueError(f"no (alpha, beta, gamma) on a {step} grid satisfies |alpha*beta^2*gamma^2 - 2| <= "
+                         f"{tolerance}; use a tolerance of at least 0.02")
+    a, b, g = a[keep], b[keep], g[keep]
+    base = base if base is not None else CIFAR_BASE
+    macs = grid_cost(a, b, g, 1.0, base=base, num_classes=num_classes)["macs"].numpy()
+    base_macs = analytic_cost(base, num_classes=num_classes).macs
+    points = np.log(np.stack([a, b, g], 1))
+    paper = np.log([PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA])
+    chosen = [tuple(np.exp(paper))]
+    distance = np.linalg.norm(points - paper, axis=1)
+    while len(chosen) < min(max_candidates, len(a) + 1):
+        # prefer far-away points, and among equally far ones those whose real cost is nearest 2x
+        score = distance - 0.01 * np.abs(macs / base_macs - 2)
+        i = int(np.argmax(score))
+        if distance[i] <= 1e-9:
+            break
+        chosen.append((float(a[i]), float(b[i]), float(g[i])))
+        distance = np.minimum(distance, np.linalg.norm(points - points[i], axis=1))
+    return [(round(x, 4), round(y, 4), round(z, 4)) for x, y, z in chosen]
+
+
+def plan_grid_search(s: Settings, num_classes: int) -> list[Trial]:
+    return [Trial(f"a{a:g}-b{b:g}-g{g:g}", "compound", compound_scaling(1.0, a, b, g, base=s.base), a, b, g, 1.0,
+                  extra={"constraint": float(a * b**2 * g**2), "paper_point": (a, b, g) == (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA)})
+            for a, b, g in grid_candidates(s.tolerance, s.max_candidates, base=s.base, num_classes=num_classes)]
+
+
+def plan_formula_vs_official(s: Settings, num_classes: int) -> list[Trial]:
+    trials = [Trial("b0", "base", s.base, 1.0, 1.0, 1.0, 0.0, 1.0)]
+    h, w = s.base.hw
+    for name in s.variants:
+        width, depth, res, dropout = PUBLISHED[name]
+        ratio = res / 224
+        size = (round(h * ratio), round(w * ratio))
+        official = s.base.replace(width_mult=s.base.width_mult * width, depth_mult=s.base.depth_mult * depth,
+                                  resolution=size[0] if h == w else size, name=f"official {name}")
+        target = analytic_cost(official, num_classes=num_classes).macs
+        phi, formula = match_budget(lambda p: compound_scaling(p, base=s.base), target, 0.0, 8.0, num_classes)
+        trials.append(Trial(f"official-{name}", "official", official, budget=None, extra={"variant": name}))
+        trials.append(Trial(f"formula-{name}", "formula", formula, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, phi,
+                            extra={"variant": name}))
+    return trials
+
+
+def plan_imagenette_resolution(s: Settings, num_classes: int) -> list[Trial]:
+    return [Trial(f"res-{r}", "resolution", s.base.replace(resolution=r, name=f"{s.base.name} @{r}px"))
+            for r in s.resolutions]
+
+
+PLANS = {"single-vs-compound": plan_single_vs_compound, "grid-search": plan_grid_search,
+         "formula-vs-official": plan_formula_vs_official, "imagenette-resolution": plan_imagenette_resolution}
+
+
+def plan(sweep: str, settings: Settings | None = None, num_classes: int = 10) -> list[Trial]:
+    if sweep not in PLANS:
+        raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
+    return PLANS[sweep](settings or default_settings(sweep), num_classes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The results store: JSON lines, atomic appends, resumable
+# ---------------------------------------------------------------------------------------------
+
+
+class ResultsStore:
+    """One JSON object per line, one line per finished trial. Every write replaces the file
+    atomically (write a temporary file, then rename), so a crash leaves the old or the new file."""
+
+    def __init__(self, path: "str | Path") -> None:
+        self.path = Path(path)
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        rows = []
+        for number, line in enumerate(self.path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{self.path}: line {number} is not valid JSON ({exc.msg}); the file is "
+                                 f"damaged: fix or remove that line (finished trials are the other lines)") from None
+            if not isinstance(row, dict) or row.get("schema") != SCHEMA:
+                found = row.get("schema") if isinstance(row, dict) else type(row).__name__
+                raise ValueError(f"{self.path}: line {number} has schema {found!r}, this version reads {SCHEMA!r}; "
+                                 f"write new results to another folder")
+            rows.append(row)
+        return rows
+
+    def append(self, row: dict) -> None:
+        rows = self.read()
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def table(self):
+        """The results as a pandas DataFrame, one row per trial."""
+        import pandas as pd
+
+        return pd.DataFrame(self.read())
+
+
+def results_path(out_dir: "str | Path", sweep: str) -> Path:
+    names = {"imagenette-resolution": "imagenette_resolution.jsonl"}
+    return Path(out_dir) / names.get(sweep, sweep.replace("-", "_") + ".jsonl")
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,
+              log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None) -> list[dict]:
+    """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows."""
+    import torch
+
+    from .data import load_pair
+    from .model import EfficientNet
+    from .train import evaluate, fit, pick_device, provenance
+
+    if sweep not in SWEEPS:
+        raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
+    settings = settings or default_settings(sweep)
+    dev = pick_device(device)
+    store = ResultsStore(results_path(out_dir, sweep))
+    done = {}
+    for row in store.read():
+        if row["settings"] != settings.to_dict():
+            raise ValueError(f"{store.path} holds trials made with other settings (trial {row['trial_id']}); "
+                             f"finish them with the same settings or write to another folder")
+        done[row["trial_id"]] = row
+    train, test = load_pair(settings.data)
+    if settings.per_class < min(train.counts()):
+        train = train.subset(settings.per_class, seed=0)
+    trials = plan(sweep, settings, num_classes=len(train.classes))
+    base_macs = analytic_cost(settings.base, num_classes=len(train.classes)).macs
+    log(f"{sweep}: {len(trials)} trials x {len(settings.seeds)} seeds on {len(train)} training images "
+        f"({settings.data}), {len(done)} already done, device {dev}")
+    for n, trial in enumerate(trials, start=1):
+        if trial.trial_id in done:
+            continue
+        cost = analytic_cost(trial.config, num_classes=len(train.classes))
+        accuracies, seconds, speeds = [], 0.0, []
+        for seed in settings.seeds:
+            torch.manual_seed(seed)
+            model = EfficientNet(trial.config, num_classes=len(train.classes))
+            history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
+                          device=dev, progress=False)
+            accuracies.append(evaluate(model, test, device=dev)["accuracy"])
+            seconds += sum(e.seconds for e in history.epochs)
+            speeds.append(statistics.mean(e.images_per_second for e in history.epochs))
+            if checkpoint_dir is not None and seed == settings.seeds[0]:
+                from .data import atomic_save
+
+                atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
+                             "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
+                             "accuracy": accuracies[-1]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
+        row = {
+            "schema": SCHEMA, "sweep": sweep, "trial_id": trial.trial_id, "rule": trial.rule,
+            "alpha": trial.alpha, "beta": trial.beta, "gamma": trial.gamma, "phi": trial.phi,
+            "width_mult": trial.config.width_mult, "depth_mult": trial.config.depth_mult,
+            "resolution": trial.config.to_dict()["resolution"], "macs": cost.macs, "params": cost.params,
+            "budget": trial.budget,
+            "budget_ratio": cost.macs / (trial.budget * base_macs) if trial.budget else None,
+            "seeds": list(settings.seeds), "accuracies": accuracies,
+            "accuracy_mean": statistics.mean(accuracies),
+            "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+            "train_seconds": seconds, "images_per_second": statistics.mean(speeds),
+            "n_train": len(train), "n_test": len(test), "config": trial.config.to_dict(),
+            "settings": settings.to_dict(), "extra": trial.extra, **provenance(dev),
+        }
+        store.append(row)
+        log(f"[{n}/{len(trials)}] {trial.trial_id}: {cost.macs / 1e6:.1f} MMACs, accuracy "
+            f"{row['accuracy_mean']:.3f} +- {row['accuracy_std']:.3f} ({seconds:.0f} s)")
+    return store.read()

@@ -1,0 +1,122 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import effnet_lab as el
+from effnet_lab import experiments as ex
+from effnet_lab.__main__ import main
+
+
+def tiny(sweep, data):
+    return ex.Settings(**{**ex.quick_settings(sweep).__dict__, "data": str(data), "per_class": 4, "batch_size": 4})
+
+
+def strip(rows):
+    volatile = {"train_seconds", "images_per_second", "date", "command", "commit"}
+    return [{k: v for k, v in r.items() if k not in volatile} for r in rows]
+
+
+def test_budgets_are_matched_on_the_staircase():
+    s = ex.default_settings("single-vs-compound")
+    trials = ex.plan("single-vs-compound", s)
+    base = el.analytic_cost(s.base, num_classes=10).macs
+    assert [t.trial_id for t in trials][:5] == ["base", "width-x2", "depth-x2", "resolution-x2", "compound-x2"]
+    for t in trials:
+        ratio = el.analytic_cost(t.config, num_classes=10).macs / (t.budget * base)
+        # width, resolution and compound land within 5 %; depth moves in whole layers
+        assert abs(ratio - 1) <= (0.15 if t.rule == "depth" else 0.05), (t.trial_id, ratio)
+    compound = next(t for t in trials if t.trial_id == "compound-x4")
+    assert compound.config == el.compound_scaling(compound.phi, base=s.base)
+
+
+def test_grid_respects_the_constraint_and_includes_the_paper_point():
+    points = ex.grid_candidates(0.1, 9)
+    assert len(points) == 9 and points[0] == (1.2, 1.1, 1.15)
+    assert len(set(points)) == 9
+    for a, b, g in points:
+        assert min(a, b, g) >= 1 and abs(a * b * b * g * g - 2) <= 0.1 + 1e-9
+    with pytest.raises(ValueError, match=r"no \(alpha, beta, gamma\) on a 0.05 grid satisfies .* <= 0.0001"):
+        ex.grid_candidates(0.0001)
+    with pytest.raises(ValueError, match="tolerance must be a finite real number >= 0, got -1"):
+        ex.grid_candidates(-1)
+
+
+def test_formula_matches_official_macs():
+    trials = {t.trial_id: t for t in ex.plan("formula-vs-official", ex.default_settings("formula-vs-official"))}
+    for v in ("b1", "b2", "b3"):
+        official = el.analytic_cost(trials[f"official-{v}"].config, num_classes=10).macs
+        formula = el.analytic_cost(trials[f"formula-{v}"].config, num_classes=10).macs
+        assert abs(formula / official - 1) <= 0.05
+
+
+def test_quick_sweep_resumes_and_equals_an_uninterrupted_run(image_folder, tmp_path):
+    settings = tiny("single-vs-compound", image_folder)
+    whole = ex.run_sweep("single-vs-compound", tmp_path / "a", settings, log=lambda m: None)
+    assert [r["trial_id"] for r in whole] == ["base", "width-x2", "depth-x2", "resolution-x2", "compound-x2"]
+    row = whole[0]
+    for key in ("schema", "sweep", "trial_id", "rule", "alpha", "beta", "gamma", "phi", "width_mult", "depth_mult",
+                "resolution", "macs", "params", "seeds", "accuracies", "accuracy_mean", "accuracy_std",
+                "train_seconds", "images_per_second", "device", "torch", "commit", "command", "date"):
+        assert key in row, key
+    # a run that stopped after two trials, then resumed, gives the same file
+    path = ex.results_path(tmp_path / "b", "single-vs-compound")
+    path.parent.mkdir()
+    lines = ex.results_path(tmp_path / "a", "single-vs-compound").read_text().splitlines()
+    path.write_text("\n".join(lines[:2]) + "\n")
+    trained = []
+    resumed = ex.run_sweep("single-vs-compound", tmp_path / "b", settings, log=trained.append)
+    assert strip(resumed) == strip(whole)
+    assert not any("base:" in m or "width-x2:" in m for m in trained)  # finished trials were skipped
+
+
+def test_damaged_or_foreign_results_files_are_refused(image_folder, tmp_path):
+    settings = tiny("grid-search", image_folder)
+    path = ex.results_path(tmp_path, "grid-search")
+    path.write_text('{"schema": "effnet_lab.sweep/1", "trial_id": "x"\n')
+    with pytest.raises(ValueError, match="line 1 is not valid JSON"):
+        ex.run_sweep("grid-search", tmp_path, settings)
+    path.write_text(json.dumps({"schema": "other/9"}) + "\n")
+    with pytest.raises(ValueError, match="line 1 has schema 'other/9', this version reads 'effnet_lab.sweep/1'"):
+        ex.run_sweep("grid-search", tmp_path, settings)
+    path.write_text(json.dumps({"schema": ex.SCHEMA, "trial_id": "x", "settings": {"epochs": 99}}) + "\n")
+    with pytest.raises(ValueError, match="holds trials made with other settings"):
+        ex.run_sweep("grid-search", tmp_path, settings)
+
+
+def test_an_interrupt_mid_trial_leaves_a_valid_file(image_folder, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    cmd = [sys.executable, "-m", "effnet_lab", "sweep", "formula-vs-official", "--quick", "--data", str(image_folder),
+           "--out", str(out), "--epochs", "3", "--per-class", "4", "--batch-size", "4"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    path = ex.results_path(out, "formula-vs-official")
+    deadline = time.time() + 120
+    while time.time() < deadline and not path.exists():
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C, mid-way through a later trial
+    proc.wait(timeout=60)
+    rows = ex.ResultsStore(path).read()  # parses: no half-written line
+    assert 1 <= len(rows) <= 3
+    assert not list(out.glob(".*tmp"))
+
+
+def test_sweep_cli_rejects_bad_arguments(capsys, tmp_path):
+    for argv, message in [
+        (["sweep", "nope"], "invalid choice: 'nope'"),
+        (["sweep", "grid-search", "--quick", "--out", str(tmp_path / "results")], "quick mode never writes to a results/ folder"),
+        (["sweep", "grid-search", "--epochs", "0", "--out", str(tmp_path)], "epochs must be an integer >= 1, got 0"),
+        (["sweep", "grid-search", "--seeds", "1", "1", "--out", str(tmp_path)], "seeds must be distinct integers"),
+        (["sweep", "grid-search", "--tolerance", "0.001", "--quick", "--data", "/no/data", "--out", str(tmp_path)],
+         "data folder '/no/data' does not exist"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown sweep 'nope'; valid sweeps: single-vs-compound"):
+        ex.plan("nope")
