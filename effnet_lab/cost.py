@@ -47,17 +47,18 @@ class Layer(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 
 
-def _conv(stage, block, name, c_in, c_out, k, s, h, w, groups=1, bias=False, op="conv", saved=None):
+def _conv(stage, block, name, c_in, c_out, k, s, h, w, groups=1, bias=False, op="conv"):
     ho, wo = conv_out(h, k, s), conv_out(w, k, s)
     weights = k * k * (c_in // groups) * c_out
     macs = weights * ho * wo + (c_out * ho * wo if bias else 0)
-    saved = c_in * h * w if saved is None else saved  # a conv keeps its input for the weight gradient
-    return Layer(stage, block, name, op, (c_out, ho, wo), macs, weights + (c_out if bias else 0), 0, F32 * saved)
+    # a conv keeps its input for the weight gradient
+    return Layer(stage, block, name, op, (c_out, ho, wo), macs, weights + (c_out if bias else 0), 0,
+                 F32 * c_in * h * w)
 
 
-def _conv_bn_act(stage, block, name, c_in, c_out, k, s, h, w, groups=1, act=True, saved_in=None):
+def _conv_bn_act(stage, block, name, c_in, c_out, k, s, h, w, groups=1, act=True):
     conv = _conv(stage, block, f"{name}.conv", c_in, c_out, k, s, h, w, groups,
-                 op="dwconv" if groups > 1 else "conv", saved=saved_in)
+                 op="dwconv" if groups > 1 else "conv")
     c, ho, wo = conv.out_shape
     n = c * ho * wo
     # BatchNorm keeps its input (and per-channel statistics, which do not grow with the batch and
