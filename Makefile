@@ -31,6 +31,10 @@ unit: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cost_vs_ptflops.py
 
+# Re-run every lesson headlessly and save its outputs (then `make test` checks them).
+notebooks: $(STAMP)
+	$(TEST_ENV) $(BIN)/python scripts/run_notebooks.py
+
 # Copies of the lessons with the exercise answers blanked, in student/ (git-ignored).
 student: $(STAMP)
 	$(BIN)/python scripts/student_copies.py --out student

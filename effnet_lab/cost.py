@@ -235,6 +235,9 @@ def ptflops_cost(model: "nn.Module", resolution: Resolution | None = None, backe
     if backend not in ("aten", "pytorch"):
         raise ValueError(f"backend must be 'aten' or 'pytorch', got {backend!r}")
     h, w = _input_hw(model, resolution)
+    if backend == "pytorch" and any(p.is_meta for p in model.parameters()):
+        raise ValueError("ptflops' pytorch backend miscounts models on the meta device (it counts the "
+                         "classifier twice); build the model on the CPU, or use backend='aten'")
     # ptflops leaves hooks behind (aten) and switches to eval mode: give it a throwaway copy.
     probe = copy.deepcopy(model).eval()
     macs, params = get_model_complexity_info(probe, (3, h, w), as_strings=False, backend=backend,
@@ -305,7 +308,8 @@ def latency(model: "nn.Module", resolution: Resolution | None = None, device: "s
     batch_size = check_positive_int("batch_size", batch_size)
     repeats = check_positive_int("repeats", repeats)
     warmup = check_positive_int("warmup", warmup, minimum=0)
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    home = next(model.parameters()).device
+    dev = torch.device(device) if device is not None else home
     was_training = model.training
     model.eval()
     try:
@@ -322,6 +326,7 @@ def latency(model: "nn.Module", resolution: Resolution | None = None, device: "s
                 if i >= warmup:
                     samples.append((time.perf_counter() - start) * 1e3)
     finally:
+        model.to(home)  # the caller's model stays where it was
         model.train(was_training)
     return Latency(statistics.median(samples), tuple(samples), str(dev), batch_size, (h, w))
 

@@ -40,12 +40,20 @@ class Setup:
                 f"data: {data}")
 
 
-def setup(seed: int = 0, device: str | None = None) -> Setup:
-    """Seed Python and torch, pick the device (CUDA, then MPS, then CPU) and report the settings."""
+def setup(seed: int = 0, device: str | None = None, threads: int | None = None) -> Setup:
+    """Seed Python and torch, pick the device (CUDA, then MPS, then CPU) and report the settings.
+
+    ``threads`` caps torch's CPU threads; quick mode (tests run two notebooks side by side on
+    small machines) defaults to one, where oversubscribed threads would slow each other down.
+    """
     import torch
 
     from .train import pick_device
 
+    if threads is None and quick_mode():
+        threads = 1
+    if threads is not None:
+        torch.set_num_threads(threads)
     random.seed(seed)
     torch.manual_seed(seed)
     return Setup(seed=seed, device=str(pick_device(device)), quick=quick_mode(), data_root=data_root())

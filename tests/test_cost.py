@@ -167,3 +167,13 @@ def test_grid_cost_broadcasts_a_map_and_rejects_bad_points(torch):
         grid_cost(1.2, [1.1, -1], 1.15, 1)
     with pytest.raises(ValueError, match="phi must hold finite real numbers"):
         grid_cost(1.2, 1.1, 1.15, [1, float("nan")])
+
+
+def test_latency_leaves_the_model_on_its_device_and_meta_models_are_refused_by_ptflops_pytorch(torch):
+    model = el.efficientnet(el.compound_scaling(-3), num_classes=10)
+    el.latency(model, 32, device="cpu", warmup=0, repeats=1)
+    assert next(model.parameters()).device.type == "cpu"
+    with torch.device("meta"):
+        meta = el.efficientnet("b0")
+    with pytest.raises(ValueError, match="meta device"):
+        el.ptflops_cost(meta, backend="pytorch")

@@ -1,0 +1,28 @@
+"""Re-run lessons top to bottom headlessly and save their outputs (what nbval then checks).
+
+    python scripts/run_notebooks.py [notebooks/04_compound_scaling_explorer.ipynb ...]
+
+With no arguments every notebooks/NN_*.ipynb is run. Run it in the test environment with the
+settings `make test` uses (quick mode, Agg backend): `make notebooks` does exactly that.
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def run(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    nb.metadata.pop("widgets", None)  # live widget state is not documentation
+    nbformat.write(nb, path)
+    print(f"ran and saved {path}")
+
+
+if __name__ == "__main__":
+    paths = [Path(p) for p in sys.argv[1:]] or sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb"))
+    for p in paths:
+        run(p)
