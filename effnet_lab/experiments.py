@@ -15,10 +15,8 @@ Each trial trains with several seeds; one JSON line per trial is appended to a r
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
