@@ -188,8 +188,16 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if quick and out.resolve().name == "results":
         parser.error(f"quick mode never writes to a results/ folder (got --out {args.out}); choose another --out")
     checkpoints = out / "checkpoints" if args.name == "imagenette-resolution" else None
+    shard = (1, 1)
+    if args.shard is not None:
+        try:
+            shard = tuple(int(v) for v in args.shard.split("/"))
+            if len(shard) != 2:
+                raise ValueError
+        except ValueError:
+            parser.error(f"argument --shard: expected I/N such as 2/4, got {args.shard!r}")
     try:
-        run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints)
+        run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints, shard=shard)
     except (FileNotFoundError, ValueError) as exc:
         parser.error(str(exc))
     print(f"results: {results_path(out, args.name)}")
@@ -256,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.add_argument("--shard", metavar="I/N", help="train only trials I, I+N, I+2N, ... (run N of these at once "
+                                                  "to share one GPU; they append to the same file)")
     p.set_defaults(func=cmd_sweep)
     return parser
 

@@ -14,6 +14,7 @@ Each trial trains with several seeds; one JSON line per trial is appended to a r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -233,7 +234,10 @@ def plan(sweep: str, settings: Settings | None = None, num_classes: int = 10) ->
 
 class ResultsStore:
     """One JSON object per line, one line per finished trial. Every write replaces the file
-    atomically (write a temporary file, then rename), so a crash leaves the old or the new file."""
+    atomically (write a temporary file, then rename), so a crash leaves the old or the new file.
+    Appends hold a lock on a ``.lock`` file beside it, so shards of one sweep running at once (see
+    ``run_sweep``'s ``shard``) never overwrite each other's lines (POSIX; elsewhere give each shard its
+    own folder)."""
 
     def __init__(self, path: "str | Path") -> None:
         self.path = Path(path)
@@ -257,16 +261,31 @@ class ResultsStore:
             rows.append(row)
         return rows
 
-    def append(self, row: dict) -> None:
-        rows = self.read()
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row])
+    @contextlib.contextmanager
+    def _locked(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_text(text)
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            import fcntl
+        except ImportError:  # Windows: no advisory locks here; one writer per folder
+            yield
+            return
+        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def append(self, row: dict) -> None:
+        with self._locked():
+            rows = self.read()
+            text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row])
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            try:
+                tmp.write_text(text)
+                os.replace(tmp, self.path)
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def table(self):
         """The results as a pandas DataFrame, one row per trial."""
@@ -285,9 +304,25 @@ def results_path(out_dir: "str | Path", sweep: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
+def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    """``(i, n)``: the i-th of n interleaved parts of a plan, 1 <= i <= n."""
+    try:
+        i, n = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be a pair (i, n) of integers, got {shard!r}") from None
+    if not 1 <= i <= n:
+        raise ValueError(f"shard must satisfy 1 <= i <= n (the i-th of n parts), got {i}/{n}")
+    return i, n
+
+
 def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,
-              log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None) -> list[dict]:
-    """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows."""
+              log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None,
+              shard: tuple[int, int] = (1, 1)) -> list[dict]:
+    """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows.
+
+    ``shard=(i, n)`` trains only trials i, i+n, i+2n, ... of the plan (counting from 1), so n
+    processes can share one GPU (small models leave most of it idle) and write to one file.
+    """
     import torch
 
     from .data import load_pair
@@ -297,6 +332,7 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
     settings = settings or default_settings(sweep)
+    part, parts = check_shard(shard)
     dev = pick_device(device)
     store = ResultsStore(results_path(out_dir, sweep))
     done = {}
@@ -311,9 +347,10 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     trials = plan(sweep, settings, num_classes=len(train.classes))
     base_macs = analytic_cost(settings.base, num_classes=len(train.classes)).macs
     log(f"{sweep}: {len(trials)} trials x {len(settings.seeds)} seeds on {len(train)} training images "
-        f"({settings.data}), {len(done)} already done, device {dev}")
+        f"({settings.data}), {len(done)} already done, device {dev}"
+        + (f", shard {part}/{parts}" if parts > 1 else ""))
     for n, trial in enumerate(trials, start=1):
-        if trial.trial_id in done:
+        if trial.trial_id in done or (n - part) % parts:
             continue
         cost = analytic_cost(trial.config, num_classes=len(train.classes))
         accuracies, seconds, speeds = [], 0.0, []

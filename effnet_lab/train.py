@@ -9,6 +9,7 @@ determinism on the CPU, and an atomic checkpoint after every epoch from which a 
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -270,6 +271,8 @@ def provenance(device: "str | torch.device") -> dict:
                                 cwd=Path(__file__).resolve().parent).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None
+    # a copy of the code without its .git folder (a remote GPU machine) can say which commit it is
+    commit = commit or os.environ.get("EFFNET_LAB_COMMIT") or None
     return {"command": " ".join(["python -m effnet_lab"] + sys.argv[1:]) if sys.argv[0].endswith("__main__.py")
             else " ".join(sys.argv), "commit": commit, "device": device_name(device), "torch": torch.__version__,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

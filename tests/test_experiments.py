@@ -120,3 +120,38 @@ def test_sweep_cli_rejects_bad_arguments(capsys, tmp_path):
         assert message in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown sweep 'nope'; valid sweeps: single-vs-compound"):
         ex.plan("nope")
+
+
+def test_shards_split_the_plan_and_share_one_file(image_folder, tmp_path):
+    settings = tiny("formula-vs-official", image_folder)
+    whole = ex.run_sweep("formula-vs-official", tmp_path / "a", settings, log=lambda m: None)
+    first = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(1, 2))
+    assert [r["trial_id"] for r in first] == [r["trial_id"] for r in whole][0::2]
+    both = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(2, 2))
+    by_id = lambda rows: sorted(strip(rows), key=lambda r: r["trial_id"])  # noqa: E731
+    assert by_id(both) == by_id(whole)
+    for bad, message in [((0, 2), "1 <= i <= n"), ((3, 2), "got 3/2"), (("a", 2), "pair")]:
+        with pytest.raises(ValueError, match=message):
+            ex.run_sweep("formula-vs-official", tmp_path / "c", settings, shard=bad)
+
+
+def test_concurrent_appends_keep_every_line(tmp_path):
+    import threading
+
+    store = ex.ResultsStore(tmp_path / "r.jsonl")
+    threads = [threading.Thread(target=lambda i=i: [store.append({"schema": ex.SCHEMA, "trial_id": f"{i}-{k}"})
+                                                    for k in range(20)]) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["trial_id"] for r in store.read()) == sorted(f"{i}-{k}" for i in range(4) for k in range(20))
+
+
+def test_sweep_cli_rejects_a_bad_shard(capsys, tmp_path):
+    for text in ("2", "a/b", "1/2/3", "3/2"):
+        with pytest.raises(SystemExit) as exc:
+            main(["sweep", "grid-search", "--quick", "--out", str(tmp_path), "--shard", text])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "--shard" in err or "shard must satisfy" in err, err
