@@ -284,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import signal
+
+    # A shell starts background jobs with Ctrl-C ignored, and Python then never raises
+    # KeyboardInterrupt; restore it so `kill -INT` stops a background sweep cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.exit(main())
     except BrokenPipeError:  # `... | head` closed the pipe: not an error

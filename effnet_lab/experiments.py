@@ -294,6 +294,39 @@ class ResultsStore:
         return pd.DataFrame(self.read())
 
 
+def load_results(sweep: str, folder: "str | Path | None" = None):
+    """A sweep's committed (or your own) results as a pandas DataFrame in plan order.
+
+    ``folder`` defaults to the repository's ``results/``. Adds ``mmacs`` (MACs / 1e6), ``kparams``,
+    ``seeds_n`` and ``budget_x`` (MACs over the base model's, measured, not the target).
+    """
+    if sweep not in SWEEPS:
+        raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
+    folder = Path(folder) if folder is not None else Path(__file__).resolve().parent.parent / "results"
+    path = results_path(folder, sweep)
+    if not path.exists():
+        raise FileNotFoundError(f"no results for {sweep!r} at {str(path)!r}; run "
+                                f"`python -m effnet_lab sweep {sweep} --out {folder}` to make them")
+    table = ResultsStore(path).table()
+    if table.empty:
+        raise ValueError(f"{str(path)!r} holds no trials yet")
+    settings = Settings(**{**table.settings.iloc[0], "base": ModelConfig.from_dict(table.settings.iloc[0]["base"]),
+                           **{k: tuple(table.settings.iloc[0][k]) for k in ("seeds", "budgets", "variants",
+                                                                             "resolutions")}})
+    # rows do not store the class count; the one whose parameter count matches the first row's
+    first = ModelConfig.from_dict(table.config.iloc[0])
+    classes = next((n for n in (10, 100, 1000) if analytic_cost(first, num_classes=n).params == table.params.iloc[0]), 10)
+    order = [t.trial_id for t in plan(sweep, settings, num_classes=classes)]
+    table["order"] = [order.index(t) if t in order else len(order) for t in table.trial_id]
+    table = table.sort_values("order").drop(columns="order").set_index("trial_id", drop=False)
+    base_macs = analytic_cost(settings.base, num_classes=classes).macs
+    table["mmacs"] = table.macs / 1e6
+    table["kparams"] = table.params / 1e3
+    table["seeds_n"] = table.seeds.map(len)
+    table["budget_x"] = table.macs / base_macs
+    return table
+
+
 def results_path(out_dir: "str | Path", sweep: str) -> Path:
     names = {"imagenette-resolution": "imagenette_resolution.jsonl"}
     return Path(out_dir) / names.get(sweep, sweep.replace("-", "_") + ".jsonl")

@@ -344,6 +344,94 @@ def scaling_dashboard(state: "ScalingState") -> Figure:
     return draw_scaling_dashboard(fig, state)
 
 
+# ---------------------------------------------------------------------------------------------
+# Lessons 05, 06, 08: results of the sweeps (tables from experiments.load_results)
+# ---------------------------------------------------------------------------------------------
+
+RULE_COLOURS = {"base": BLACK, "width": BLUE, "depth": ORANGE, "resolution": GREEN, "compound": RED,
+                "official": PURPLE, "formula": SKY}
+
+
+def _provenance(table: "pd.DataFrame") -> str:
+    devices = sorted(set(table.device))
+    seeds = sorted(set(table.seeds_n))
+    return (f"{', '.join(devices)}; {'/'.join(map(str, seeds))} seeds per point; "
+            f"{int(table.n_train.iloc[0]):,} training images")
+
+
+def _errorbars(ax, x, table: "pd.DataFrame", colour: str, label: str, marker: str = "o", line: bool = True) -> None:
+    ax.errorbar(x, table.accuracy_mean * 100, yerr=table.accuracy_std * 100, color=colour, marker=marker,
+                linestyle="-" if line else "none", capsize=5, label=label, zorder=3)
+    for xi, accs in zip(x, table.accuracies):  # every seed, faint, so the spread is visible as data
+        ax.scatter([xi] * len(accs), [a * 100 for a in accs], color=colour, alpha=0.35, s=22, zorder=2)
+
+
+@styled
+def accuracy_vs_macs(table: "pd.DataFrame", title: str = "Scaling one dimension vs all three",
+                     rules: Sequence[str] = ("width", "depth", "resolution", "compound")) -> Figure:
+    """Accuracy (mean, +-1 std error bars, each seed as a faint dot) against MMACs, one line per rule.
+
+    The ``base`` row starts every line: each rule scales the same model."""
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(10.5, 6))
+    base = table[table.rule == "base"]
+    for rule in rules:
+        part = table[table.rule == rule]
+        if part.empty:
+            continue
+        part = pd.concat([base, part])
+        _errorbars(ax, list(part.mmacs), part, RULE_COLOURS.get(rule, GREY), f"{rule} only" if rule in
+                   ("width", "depth", "resolution") else rule)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(xlabel="MMACs per image (millions of multiply-adds, log scale)", ylabel="test accuracy, %",
+           title=title)
+    ax.text(0.01, 0.01, _provenance(table), transform=ax.transAxes, fontsize=10, color="#444444")
+    ax.legend(loc="best")
+    return fig
+
+
+@styled
+def grid_search(table: "pd.DataFrame", title: str = "The alpha-beta-gamma grid at phi = 1") -> Figure:
+    """Every searched (alpha, beta, gamma), best first: accuracy with seed spread; the paper's point in red."""
+    order = table.sort_values("accuracy_mean", ascending=True)
+    fig, ax = plt.subplots(figsize=(10.5, 0.55 * len(order) + 2.2))
+    y = range(len(order))
+    paper = [bool(e.get("paper_point")) for e in order.extra]
+    colours = [RED if p else BLUE for p in paper]
+    # dots, not bars: the axis does not start at zero, and a bar's length would then mislead
+    for yi, row, colour in zip(y, order.itertuples(), colours):
+        ax.errorbar(row.accuracy_mean * 100, yi, xerr=row.accuracy_std * 100, color=colour, marker="o",
+                    markersize=11, capsize=5, zorder=3)
+        ax.scatter([a * 100 for a in row.accuracies], [yi] * len(row.accuracies), color=colour, alpha=0.35, s=22)
+    labels = [f"α={r.alpha:g} β={r.beta:g} γ={r.gamma:g}  ({r.mmacs:.1f} MMACs)" for r in order.itertuples()]
+    ax.set_yticks(list(y), labels, fontsize=11)
+    low = (order.accuracy_mean - order.accuracy_std).min() * 100
+    ax.set_xlim(max(0, low - 5), (order.accuracy_mean + order.accuracy_std).max() * 100 + 3)
+    ax.set(xlabel="test accuracy, % (mean ± std over seeds)", title=title)
+    ax.grid(axis="y", visible=False)
+    rank = 1 + list(reversed(paper)).index(True) if any(paper) else None
+    note = f"red: the paper's (1.2, 1.1, 1.15), rank {rank} of {len(order)}" if rank else "paper's point not in grid"
+    ax.text(0.99, 0.01, note + "\n" + _provenance(table), transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=10, color="#444444")
+    return fig
+
+
+@styled
+def accuracy_vs_resolution(table: "pd.DataFrame", title: str = "Imagenette: one model at growing resolution") -> Figure:
+    """Accuracy with seed spread against input resolution, MMACs printed at each point."""
+    fig, ax = plt.subplots(figsize=(9, 5.6))
+    res = [r if isinstance(r, int) else r[0] for r in table.resolution]
+    _errorbars(ax, res, table, GREEN, "accuracy")
+    for x, row in zip(res, table.itertuples()):
+        ax.annotate(f"{row.mmacs:.1f} MMACs", (x, row.accuracy_mean * 100), xytext=(8, -16),
+                    textcoords="offset points", fontsize=11)
+    ax.set(xlabel="input resolution, px (square)", ylabel="test accuracy, %", title=title, xticks=res)
+    ax.text(0.01, 0.99, _provenance(table), transform=ax.transAxes, fontsize=10, va="top", color="#444444")
+    return fig
+
+
 def save(fig: Figure, path) -> None:
     """Save a lesson figure (for the README or a handout) at print resolution."""
     with plt.rc_context(STYLE):
@@ -351,4 +439,5 @@ def save(fig: Figure, path) -> None:
 
 
 __all__ = ["STYLE", "styled", "stochastic_depth", "stage_costs", "latency_vs_macs", "compare_models",
-           "staircase", "formula_vs_published", "draw_scaling_dashboard", "scaling_dashboard", "save"]
+           "staircase", "formula_vs_published", "draw_scaling_dashboard", "scaling_dashboard", "accuracy_vs_macs",
+           "grid_search", "accuracy_vs_resolution", "save"]

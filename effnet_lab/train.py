@@ -266,13 +266,14 @@ def provenance(device: "str | torch.device") -> dict:
     import subprocess
     import sys
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=Path(__file__).resolve().parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    # a copy of the code without its .git folder (a remote GPU machine) can say which commit it is
-    commit = commit or os.environ.get("EFFNET_LAB_COMMIT") or None
+    # a copy of the code whose .git is missing or stale (a remote GPU machine) says which commit it is
+    commit = os.environ.get("EFFNET_LAB_COMMIT") or None
+    if commit is None:
+        try:
+            commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                    cwd=Path(__file__).resolve().parent).stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            commit = None
     return {"command": " ".join(["python -m effnet_lab"] + sys.argv[1:]) if sys.argv[0].endswith("__main__.py")
             else " ".join(sys.argv), "commit": commit, "device": device_name(device), "torch": torch.__version__,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

@@ -24,7 +24,8 @@ while [[ $# -gt 0 && $1 != -- ]]; do sweeps+=("$1"); shift; done
 [[ ${1:-} == -- ]] && shift
 mkdir -p "$out/logs"
 pids=()
-trap 'kill -INT "${pids[@]}" 2>/dev/null; wait' INT TERM
+# Ctrl-C (or a timeout's signal) reaches every shard; each keeps its finished trials and exits
+trap 'kill -INT "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
 for sweep in "${sweeps[@]}"; do
     for ((i = 1; i <= shards; i++)); do
         # one thread each: the processes share the cores, and a GPU does the arithmetic
