@@ -227,3 +227,96 @@ def check_phi_for_4x(answer: object) -> None:
 
 
 __all__ = [name for name in globals() if name.startswith("check_")] + ["effective_phis"]
+
+
+# --- lessons 05-06 ---
+# Expected values come from the committed results (experiments.load_results) and the cost model.
+
+
+def _results(sweep: str):
+    from .experiments import load_results
+
+    return load_results(sweep)
+
+
+def check_best_rule_at_4x(answer: object) -> None:
+    """05, exercise 1: which rule ("width", "depth", "resolution" or "compound") has the highest mean
+    accuracy at 4 x the base's MACs in the saved single-vs-compound results?"""
+    _given(answer, "Best rule at 4×")
+    table = _results("single-vs-compound")
+    at4 = table[(table.budget == 4.0) & (table.rule != "base")]
+    expected = at4.loc[at4.accuracy_mean.idxmax(), "rule"]
+    if str(answer).strip().lower() != expected:
+        raise AssertionError(f"Best rule at 4×: {answer!r} is not it. Hint: filter the table to budget == 4 "
+                             f"and look at accuracy_mean (or move the budget slider to 4×)")
+    _ok("On 3,000 CIFAR images only resolution still helps at 4×; the paper's ImageNet result differs.")
+
+
+def check_depth_drop_at_4x(answer: object) -> None:
+    """05, exercise 2: accuracy of depth-x4 minus the base's, in percentage points (negative = worse)."""
+    table = _results("single-vs-compound").set_index("trial_id")
+    expected = 100 * (table.loc["depth-x4", "accuracy_mean"] - table.loc["base", "accuracy_mean"])
+    _close(answer, expected, "Depth drop at 4×", "100 * (accuracy_mean of 'depth-x4' - accuracy_mean of "
+           "'base'); the sign matters", rel=0, abs_tol=0.05)
+    blocks = [_config.ModelConfig.from_dict(table.loc[t, "config"]).num_blocks for t in ("base", "depth-x4")]
+    _ok(f"{expected:+.1f} points: {blocks[1]} blocks instead of {blocks[0]}, trained for the same 30 epochs.")
+
+
+def check_final_map_side(answer: object) -> None:
+    """05, exercise 3: side of the feature map entering the head of the resolution-x4 model."""
+    table = _results("single-vs-compound").set_index("trial_id")
+    config = _config.ModelConfig.from_dict(table.loc["resolution-x4", "config"])
+    h, _ = config.table1().loc[9, "in_resolution"].split("x")
+    _exact(answer, int(h), "Final map side", "with stem stride 1 only four convolutions have stride 2; or "
+           "read the head's in_resolution from config.table1()")
+    _ok("The base's 32 px image ends as a 2x2 map; 64 px leaves the last stages four times the positions.")
+
+
+def check_implied_gamma(answer: object, alpha: float = 1.4, beta: float = 1.0) -> None:
+    """06, exercise 1: the gamma that alpha * beta^2 * gamma^2 = 2 implies for alpha = 1.4, beta = 1.0."""
+    value = _number(answer, "Implied γ")
+    _close(flops_factor(alpha, beta, value), 2.0, "Implied γ", "solve alpha * beta**2 * gamma**2 = 2 for gamma",
+           rel=1e-4)
+    _ok(f"γ = {value:.4f}: no width at all, depth ×{alpha:g} and resolution ×{value:.2f} share the doubling.")
+
+
+def check_paper_rank(answer: object) -> None:
+    """06, exercise 2: the rank (1 = best mean accuracy) of the paper's (1.2, 1.1, 1.15) in the saved grid."""
+    table = _results("grid-search")
+    paper = [bool(e.get("paper_point")) for e in table.extra]
+    expected = int(table.accuracy_mean.rank(ascending=False, method="min")[paper].iloc[0])
+    _exact(answer, expected, "Paper's rank", "sort the grid-search table by accuracy_mean, best first, and find "
+           "the row whose extra['paper_point'] is True")
+    _ok("Mid-table here, within the seed noise of the winner; on ImageNet with B0 it was the paper's choice.")
+
+
+def check_paper_budget(answer: object) -> None:
+    """06, exercise 3: real MACs of the paper's point at phi = 1 on the lessons' CIFAR base, over the base's."""
+    from .experiments import CIFAR_BASE
+
+    cfg = compound_scaling(1.0, _config.PAPER_ALPHA, _config.PAPER_BETA, _config.PAPER_GAMMA, base=CIFAR_BASE)
+    expected = analytic_cost(cfg, num_classes=10).macs / analytic_cost(CIFAR_BASE, num_classes=10).macs
+    _close(answer, expected, "Paper's real budget", "el.compound_scaling(1.0, 1.2, 1.1, 1.15, base=CIFAR_BASE), "
+           "then divide its analytic_cost(...).macs by the base's (10 classes)", rel=1e-3)
+    _ok(f"{expected:.2f}× instead of 1.92× (α·β²·γ²): the staircase of lesson 04 again, on a small base.")
+
+
+def check_b7_search_ratio(answer: object) -> None:
+    """06, exercise 4: how many times more multiply-adds the 9-candidate, 3-seed search costs around B7
+    than around B0 (same images and epochs), from the committed candidates."""
+    import numpy as np
+
+    from .cost import grid_cost
+
+    table = _results("grid-search")
+    a, b, g = (table[c].to_numpy(dtype=float) for c in ("alpha", "beta", "gamma"))
+    totals = [float(grid_cost(a, b, g, 1.0, base=official_config(name))["macs"].numpy().astype(float).sum())
+              for name in ("b7", "b0")]
+    _close(answer, totals[0] / totals[1], "B7 / B0 search cost", "the images, epochs and seeds cancel: add up the "
+           "MACs of the nine phi = 1 models built on each base (grid_cost with base=el.official_config(...))",
+           rel=1e-3)
+    _ok(f"About {totals[0] / totals[1]:.0f}× — which is why the paper searches once, on the small model.")
+
+
+__all__ += ["check_best_rule_at_4x", "check_depth_drop_at_4x", "check_final_map_side", "check_implied_gamma",
+            "check_paper_rank", "check_paper_budget", "check_b7_search_ratio"]

@@ -441,3 +441,140 @@ def save(fig: Figure, path) -> None:
 __all__ = ["STYLE", "styled", "stochastic_depth", "stage_costs", "latency_vs_macs", "compare_models",
            "staircase", "formula_vs_published", "draw_scaling_dashboard", "scaling_dashboard", "accuracy_vs_macs",
            "grid_search", "accuracy_vs_resolution", "save"]
+
+
+# --- lessons 05-06 ---
+
+
+@styled
+def live_over_saved(saved: "pd.DataFrame", live: "pd.DataFrame", note: str = "",
+                    title: str = "Saved sweep (filled) and a tiny live run (hollow)") -> Figure:
+    """Lesson 05: the saved accuracy-vs-MACs curves, and over them a live re-run's points (hollow
+    squares, one per trial, labelled by rule). ``note`` says what the live run was (images, epochs)."""
+    fig = accuracy_vs_macs(saved, title=title)
+    ax = fig.axes[0]
+    for rule in ("base", "width", "depth", "resolution", "compound"):
+        part = live[live.rule == rule]
+        if part.empty:
+            continue
+        ax.plot(list(part.mmacs), list(part.accuracy_mean * 100), "s", markersize=11, markerfacecolor="white",
+                markeredgewidth=2.2, color=RULE_COLOURS.get(rule, GREY), zorder=5)
+    ax.plot([], [], "s", markerfacecolor="white", markeredgewidth=2.2, color=BLACK,
+            label="tiny live run (colour = rule)")
+    ax.axhline(10, color=GREY, linestyle=":", linewidth=1.5)
+    ax.annotate("chance (10 classes)", (0.99, 10), xycoords=("axes fraction", "data"), xytext=(0, 4),
+                textcoords="offset points", ha="right", va="bottom", fontsize=10, color="#444444")
+    ax.set_ylim(0, max(68, float((saved.accuracy_mean + saved.accuracy_std).max()) * 100 + 16))
+    lo = min(float(saved.mmacs.min()), float(live.mmacs.min())) / 1.15
+    hi = max(float(saved.mmacs.max()), float(live.mmacs.max())) * 1.15
+    ax.set_xlim(lo, hi)
+    ax.legend(loc="upper center", ncols=3, fontsize=11)  # above the curves, in the room made for it
+    if note:
+        ax.text(0.01, 0.07, "live: " + note, transform=ax.transAxes, fontsize=10, color="#444444")
+    return fig
+
+
+def draw_constraint_maps(fig: Figure, data: Mapping, candidates: "pd.DataFrame | None" = None,
+                         point: tuple[float, float] | None = None) -> Figure:
+    """Fill ``fig`` with the lesson-06 maps over (alpha, beta): left the gamma implied by
+    alpha·beta²·gamma² = 2, right the real MACs of the phi = 1 model over the base's. ``data`` as
+    ``widgets.constraint_map_data`` returns it; ``candidates`` (the grid-search results) are drawn as
+    dots, the paper's point as a star; ``point`` is marked with a cross."""
+    import numpy as np
+    from matplotlib import colors
+
+    fig.clear()
+    left, right = fig.subplots(1, 2)
+    a, b = data["alphas"], data["betas"]
+    extent = (a[0], a[-1], b[0], b[-1])
+    ratio = data["macs_ratio"]
+    target = float(data.get("target", 2.0))
+    # MACs: a diverging map centred on the nominal target, so "above 2x" and "below 2x" read at a glance
+    centred = colors.TwoSlopeNorm(vcenter=target, vmin=min(np.nanmin(ratio), target - 0.1),
+                                  vmax=max(np.nanmax(ratio), target + 0.1))
+    panels = ((left, data["gamma"], "viridis", None, "γ implied by α·β²·γ² = 2", "γ"),
+              (right, ratio, "RdBu_r", centred, "Real MACs at φ = 1, × the base's",
+               f"× base MACs (white: the nominal {target:g}×)"))
+    for ax, values, cmap, norm, title, unit in panels:
+        image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap=cmap, norm=norm,
+                          interpolation="nearest")
+        colourbar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+        colourbar.set_label(unit)
+        if ax is left:
+            lines = ax.contour(a, b, values, levels=[1.05, 1.15, 1.25, 1.35], colors="white", linewidths=1)
+            ax.clabel(lines, fmt=lambda v: f"γ={v:.2f}", fontsize=10)
+        ax.set(xlabel="α (depth)", ylabel="β (width)", title=title)
+        ax.set_xlim(a[0] - 0.02 * (a[-1] - a[0]), a[-1])   # room for the candidates on the edges
+        ax.set_ylim(b[0] - 0.02 * (b[-1] - b[0]), b[-1])
+        ax.grid(False)
+        ax.text(0.98, 0.985, "blank: γ < 1, outside the search", transform=ax.transAxes, ha="right", va="top",
+                fontsize=10, color="#444444")
+        if candidates is not None:
+            paper = np.array([bool(e.get("paper_point")) for e in candidates.extra])
+            ax.plot(candidates.alpha[~paper], candidates.beta[~paper], "o", color="white", markeredgecolor=BLACK,
+                    markersize=8, label="searched candidates", clip_on=False, zorder=5)
+            ax.plot(candidates.alpha[paper], candidates.beta[paper], "*", color=RED, markeredgecolor=BLACK,
+                    markersize=16, label="paper (1.2, 1.1, 1.15)", clip_on=False, zorder=6)
+        if point is not None:
+            ax.plot([point[0]], [point[1]], "o", markerfacecolor="none", markeredgecolor=SKY, markeredgewidth=3.5,
+                    markersize=24, label="your (α, β)", zorder=7)
+    if candidates is not None or point is not None:
+        left.legend(loc="upper right", bbox_to_anchor=(1.0, 0.92), fontsize=10)
+    # A fixed layout: constrained layout would slow the slider's redraw.
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.11, top=0.92, wspace=0.28)
+    return fig
+
+
+@styled(constrained=False)
+def constraint_maps(data: Mapping, candidates: "pd.DataFrame | None" = None,
+                    point: tuple[float, float] | None = None) -> Figure:
+    """The lesson-06 constraint maps (see ``draw_constraint_maps``) as a stand-alone figure."""
+    fig = plt.figure(figsize=(14, 5.6))
+    return draw_constraint_maps(fig, data, candidates, point)
+
+
+@styled
+def grid_accuracy_vs_cost(table: "pd.DataFrame",
+                          title: str = "The same nominal φ = 1, very different real costs") -> Figure:
+    """Lesson 06: each searched (alpha, beta, gamma) at its real MACs over the base's (``budget_x``),
+    accuracy with seed spread, coloured by the share of log(α·β²·γ²) spent on resolution (2·log γ)."""
+    import numpy as np
+    from matplotlib import cm, colors
+
+    fig, ax = plt.subplots(figsize=(11, 6), layout="constrained")  # before the colour bar is made
+    share = 2 * np.log(table.gamma.astype(float)) / np.log(table.alpha * table.beta**2 * table.gamma**2)
+    norm = colors.Normalize(0, 1)
+    cmap = plt.get_cmap("viridis")
+    for row, s in zip(table.itertuples(), share):
+        colour = cmap(norm(s))
+        paper = bool(row.extra.get("paper_point"))
+        ax.errorbar(row.budget_x, row.accuracy_mean * 100, yerr=row.accuracy_std * 100, color=colour,
+                    marker="*" if paper else "o", markersize=17 if paper else 10, markeredgecolor=BLACK,
+                    capsize=5, zorder=3)
+        ax.scatter([row.budget_x] * len(row.accuracies), [a * 100 for a in row.accuracies], color=colour,
+                   alpha=0.4, s=22, zorder=2)
+        # label above the error bar; below it when a more accurate neighbour's label would collide
+        top = lambda r: max(r.accuracy_mean + r.accuracy_std, max(r.accuracies))  # noqa: E731
+        below = any(abs(o.budget_x - row.budget_x) < 0.15 and o.accuracy_mean > row.accuracy_mean
+                    and abs(top(o) - top(row)) < 0.02 for o in table.itertuples() if o.trial_id != row.trial_id)
+        edge = (min(row.accuracy_mean - row.accuracy_std, min(row.accuracies)) if below else
+                max(row.accuracy_mean + row.accuracy_std, max(row.accuracies))) * 100
+        ax.annotate(f"({row.alpha:g}, {row.beta:g}, {row.gamma:g})", (row.budget_x, edge),
+                    xytext=(0, -8 if below else 8), textcoords="offset points", ha="center",
+                    va="top" if below else "bottom", fontsize=10)
+    ax.axvline(2.0, color=GREY, linestyle="--", linewidth=1.5)
+    ax.annotate("nominal 2×", (2.0, 0.99), xycoords=("data", "axes fraction"), xytext=(4, 0),
+                textcoords="offset points", va="top", fontsize=11, color="#444444")
+    bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
+    bar.set_label("share of the cost spent on resolution, 2·ln γ / ln(α·β²·γ²)")
+    ax.set(xlabel="real MACs at φ = 1 over the base's (budget_x)", ylabel="test accuracy, %", title=title)
+    ax.set_xlim(float(table.budget_x.min()) - 0.15, float(table.budget_x.max()) + 0.15)
+    low = float((table.accuracy_mean - table.accuracy_std).min()) * 100
+    high = float((table.accuracy_mean + table.accuracy_std).max()) * 100
+    ax.set_ylim(low - 3.5, high + 2.5)
+    ax.text(0.99, 0.01, "labels: (α, β, γ); star: the paper's point\n" + _provenance(table),
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=10, color="#444444")
+    return fig
+
+
+__all__ += ["live_over_saved", "draw_constraint_maps", "constraint_maps", "grid_accuracy_vs_cost"]

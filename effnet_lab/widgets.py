@@ -312,3 +312,302 @@ class PhiExplorer(widgets.VBox):
 __all__ = ["PHI_MIN", "PHI_MAX", "ScalingState", "scaling_state", "macs_curve", "published_points",
            "stage_table", "formula_vs_published", "staircase_data", "describe_phi", "figure_png", "CompoundScalingExplorer",
            "compound_scaling_explorer", "PhiExplorer"]
+
+
+# --- lessons 05-06 ---
+# Lesson 05 (one dimension vs all three) and lesson 06 (finding alpha, beta, gamma): tables and
+# slider states computed from the committed sweep results (``experiments.load_results``) and from
+# ``analytic_cost`` / ``grid_cost``. Nothing here trains or reads a file by itself.
+
+import math  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+SCALING_RULES = ("width", "depth", "resolution", "compound")
+
+
+def _results_base(table: "pd.DataFrame") -> ModelConfig:
+    """The base model a sweep's results were made with (stored with every row)."""
+    return ModelConfig.from_dict(table.settings.iloc[0]["base"])
+
+
+def _row_config(row) -> ModelConfig:
+    return ModelConfig.from_dict(row["config"])
+
+
+def budget_table(table: "pd.DataFrame", budget: float = 4.0) -> "pd.DataFrame":
+    """For each scaling rule, the saved model at one MAC budget (1, 2 or 4 × the base's MACs).
+
+    ``table`` is ``load_results("single-vs-compound")``. At budget 1 every rule is the base model.
+    Columns: the trial, width and depth multipliers, resolution, MBConv blocks, MMACs, MACs over the
+    base's, thousands of parameters, accuracy mean and std in %, and the change from the base in
+    percentage points."""
+    import pandas as pd
+
+    budget = check_finite("budget", budget, positive=True)
+    budgets = sorted({float(b) for b in table.budget.dropna()})
+    if not any(math.isclose(budget, b) for b in budgets):
+        raise ValueError(f"no trials at budget {budget:g}x; the results hold budgets "
+                         f"{', '.join(f'{b:g}x' for b in budgets)}")
+    base = table[table.rule == "base"].iloc[0]
+    rows = []
+    for rule in SCALING_RULES:
+        if math.isclose(budget, 1.0):
+            row = base
+        else:
+            match = table[(table.rule == rule) & (table.budget.astype(float).sub(budget).abs() < 1e-9)]
+            if match.empty:
+                continue
+            row = match.iloc[0]
+        rows.append({"rule": rule, "trial": row.trial_id, "width_mult": round(float(row.width_mult), 4),
+                     "depth_mult": round(float(row.depth_mult), 4), "resolution": row.resolution,
+                     "blocks": _row_config(row).num_blocks, "MMACs": round(float(row.mmacs), 2),
+                     "× base MACs": round(float(row.budget_x), 2), "k params": round(float(row.kparams), 1),
+                     "accuracy %": round(100 * float(row.accuracy_mean), 1),
+                     "± std": round(100 * float(row.accuracy_std), 1),
+                     "vs base (points)": round(100 * (float(row.accuracy_mean) - float(base.accuracy_mean)), 1)})
+    return pd.DataFrame(rows).set_index("rule")
+
+
+def compound_vs_best_single(table: "pd.DataFrame") -> "pd.DataFrame":
+    """At each budget above 1×: compound scaling against the best single-dimension rule.
+
+    ``gap`` is compound minus best single (percentage points); ``noise`` is the two seed spreads
+    combined (sqrt(std1² + std2²), points), so |gap| < noise means the seeds cannot tell them apart."""
+    import pandas as pd
+
+    rows = []
+    for budget in sorted({float(b) for b in table.budget.dropna() if float(b) != 1.0}):
+        at = table[table.budget.astype(float).sub(budget).abs() < 1e-9]
+        singles = at[at.rule.isin(["width", "depth", "resolution"])]
+        compound = at[at.rule == "compound"]
+        if singles.empty or compound.empty:
+            continue
+        best, comp = singles.loc[singles.accuracy_mean.idxmax()], compound.iloc[0]
+        gap = 100 * (comp.accuracy_mean - best.accuracy_mean)
+        noise = 100 * math.hypot(comp.accuracy_std, best.accuracy_std)
+        rows.append({"budget": f"{budget:g}×", "compound MMACs": round(float(comp.mmacs), 2),
+                     "compound %": round(100 * float(comp.accuracy_mean), 1), "best single": best.rule,
+                     "its MMACs": round(float(best.mmacs), 2), "its %": round(100 * float(best.accuracy_mean), 1),
+                     "gap (points)": round(gap, 1), "noise (points)": round(noise, 1),
+                     "beyond noise": abs(gap) > noise})
+    return pd.DataFrame(rows).set_index("budget")
+
+
+class BudgetExplorer(widgets.VBox):
+    """A slider over the MAC budgets of the single-vs-compound sweep; shows ``budget_table``."""
+
+    def __init__(self, table: "pd.DataFrame", budget: float = 4.0) -> None:
+        budgets = sorted({float(b) for b in table.budget.dropna()})
+        self.results = table
+        self.budget = widgets.SelectionSlider(options=[(f"{b:g}×", b) for b in budgets], value=float(budget),
+                                              description="budget", continuous_update=True,
+                                              style={"description_width": "4em"}, layout=widgets.Layout(width="24em"))
+        self.html = widgets.HTML()
+        self.frame: "pd.DataFrame | None" = None
+        super().__init__([self.budget, self.html])
+        self.budget.observe(lambda _change: self.render(), names="value")
+        self.render()
+
+    def render(self) -> "pd.DataFrame":
+        self.frame = budget_table(self.results, self.budget.value)
+        title = (f"<b>Each rule at {self.budget.value:g}× the base's MACs</b> "
+                 f"(saved results, {int(self.results.seeds_n.iloc[0])} seeds, {self.results.device.iloc[0]})")
+        self.html.value = title + self.frame.to_html()
+        return self.frame
+
+
+def implied_gamma(alpha: float, beta: float, target: float = 2.0) -> float:
+    """The gamma that makes alpha * beta^2 * gamma^2 equal ``target``: sqrt(target / (alpha * beta^2))."""
+    alpha, beta = check_finite("alpha", alpha, positive=True), check_finite("beta", beta, positive=True)
+    target = check_finite("target", target, positive=True)
+    return math.sqrt(target / (alpha * beta**2))
+
+
+def constraint_map_data(base: ModelConfig, alphas: "Sequence[float]", betas: "Sequence[float]",
+                        num_classes: int = 10, target: float = 2.0) -> dict:
+    """Keyword arguments for ``plots.constraint_maps``: over a grid of (alpha, beta), the gamma that
+    the constraint alpha·beta²·gamma² = ``target`` implies, and the real MACs of the phi = 1 model
+    over the base's (``grid_cost``; NaN where gamma < 1, which the search does not allow)."""
+    import numpy as np
+
+    from .cost import grid_cost
+
+    a, b = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="xy")
+    gamma = np.sqrt(target / (a * b**2))
+    macs = grid_cost(a, b, gamma, 1.0, base=base, num_classes=num_classes)["macs"].numpy().astype(float)
+    ratio = macs / analytic_cost(base, num_classes=num_classes).macs
+    valid = gamma >= 1.0
+    return dict(alphas=np.asarray(alphas, dtype=float), betas=np.asarray(betas, dtype=float),
+                gamma=np.where(valid, gamma, np.nan), macs_ratio=np.where(valid, ratio, np.nan), target=target)
+
+
+@dataclass(frozen=True)
+class GridPointState:
+    """What the (alpha, beta) explorer shows: the point on the constraint surface and the nearest
+    searched candidate (distance measured in log alpha, log beta, log gamma, as the search spreads them)."""
+
+    alpha: float
+    beta: float
+    gamma: float            # implied by the constraint
+    config: ModelConfig     # phi = 1 on the sweep's base
+    macs: int
+    params: int
+    base_macs: int
+    nearest: "pd.Series"    # the candidate's row of the results table
+    distance: float
+    rank: int               # of the nearest candidate, by mean accuracy (1 = best)
+    n_candidates: int
+
+    @property
+    def allowed(self) -> bool:
+        """The search keeps alpha, beta, gamma >= 1 (no dimension shrinks)."""
+        return self.alpha >= 1 and self.beta >= 1 and self.gamma >= 1
+
+    @property
+    def budget_x(self) -> float:
+        return self.macs / self.base_macs
+
+    @property
+    def headline(self) -> str:
+        n = self.nearest
+        point = (f"α = {self.alpha:.3f}, β = {self.beta:.3f} → γ = {self.gamma:.3f} "
+                 f"(α·β²·γ² = {flops_factor(self.alpha, self.beta, self.gamma):.2f})"
+                 + ("" if self.allowed else "  — γ < 1: outside the search (it would shrink the resolution)"))
+        built = (f"built at φ = 1: width ×{self.config.width_mult:.3f}, depth ×{self.config.depth_mult:.3f}, "
+                 f"{self.config.hw[0]} px, {self.config.num_blocks} blocks → {self.macs / 1e6:.2f} MMACs "
+                 f"= {self.budget_x:.2f}× the base (nominal 2×)")
+        near = (f"nearest searched candidate: α = {n.alpha:g}, β = {n.beta:g}, γ = {n.gamma:g}: "
+                f"{100 * n.accuracy_mean:.1f} % ± {100 * n.accuracy_std:.1f} "
+                f"(rank {self.rank} of {self.n_candidates}), {n.mmacs:.2f} MMACs = {n.budget_x:.2f}× the base")
+        return "\n".join([point, built, near])
+
+
+def grid_point_state(table: "pd.DataFrame", alpha: float, beta: float, num_classes: int = 10) -> GridPointState:
+    """The lesson-06 explorer's state for one (alpha, beta): gamma from alpha·beta²·gamma² = 2, the
+    phi = 1 model on the sweep's base with its cost, and the nearest candidate of ``table``
+    (``load_results("grid-search")``) with its accuracy and rank."""
+    import numpy as np
+
+    gamma = implied_gamma(alpha, beta)
+    base = _results_base(table)
+    config = compound_scaling(1.0, alpha, beta, gamma, base=base)
+    cost = analytic_cost(config, num_classes=num_classes)
+    points = np.log(table[["alpha", "beta", "gamma"]].to_numpy(dtype=float))
+    distances = np.linalg.norm(points - np.log([alpha, beta, gamma]), axis=1)
+    i = int(np.argmin(distances))
+    ranks = table.accuracy_mean.rank(ascending=False, method="min").astype(int)
+    return GridPointState(alpha=float(alpha), beta=float(beta), gamma=gamma, config=config, macs=cost.macs,
+                          params=cost.params, base_macs=analytic_cost(base, num_classes=num_classes).macs,
+                          nearest=table.iloc[i], distance=float(distances[i]), rank=int(ranks.iloc[i]),
+                          n_candidates=len(table))
+
+
+class GridExplorer(widgets.VBox):
+    """Sliders for alpha and beta (gamma follows from the constraint): the constraint maps with the
+    point marked, and a text line with the nearest searched candidate's accuracy and cost."""
+
+    def __init__(self, table: "pd.DataFrame", alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA,
+                 dpi: int = 80) -> None:
+        import numpy as np
+
+        self.results = table
+        self.alpha = _slider("α", alpha, 1.0, 2.0, 0.01)
+        self.beta = _slider("β", beta, 1.0, 1.42, 0.01)
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.text = widgets.HTML()
+        self.dpi = dpi
+        self.renders = 0
+        self.state: GridPointState | None = None
+        self.maps = constraint_map_data(_results_base(table), np.linspace(1.0, 2.0, 101), np.linspace(1.0, 1.42, 85))
+        super().__init__([widgets.HBox([self.alpha, self.beta]), self.text, self.image])
+        for control in (self.alpha, self.beta):
+            control.observe(lambda _change: self.render(), names="value")
+        self.render()
+
+    def render(self) -> GridPointState:
+        from matplotlib.figure import Figure
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        self.state = grid_point_state(self.results, self.alpha.value, self.beta.value)
+        with plt.rc_context(plots.STYLE):
+            fig = Figure(figsize=(14, 5.6))
+            plots.draw_constraint_maps(fig, self.maps, self.results, point=(self.state.alpha, self.state.beta))
+            self.image.value = figure_png(fig, self.dpi)
+        self.text.value = "<br>".join(f"<b>{line}</b>" if i == 2 else line
+                                      for i, line in enumerate(self.state.headline.split("\n")))
+        self.renders += 1
+        return self.state
+
+
+def search_cost(candidates: "Sequence[tuple[float, float, float]]", base: ModelConfig, images: int, epochs: float,
+                seeds: int = 3, num_classes: int = 1000) -> dict:
+    """Training multiply-adds of a grid search: every candidate (alpha, beta, gamma) built at phi = 1
+    on ``base`` and trained ``seeds`` times for ``epochs`` over ``images``. A training step costs
+    about 3 forward passes (forward, and backward for activations and for weights); the factor
+    cancels in every ratio."""
+    import numpy as np
+
+    from .cost import grid_cost
+
+    a, b, g = (np.array([c[i] for c in candidates], dtype=float) for i in range(3))
+    macs = grid_cost(a, b, g, 1.0, base=base, num_classes=num_classes)["macs"].numpy().astype(float)
+    seen = float(images) * float(epochs)
+    return {"base_macs": analytic_cost(base, num_classes=num_classes).macs, "mean_candidate_macs": float(macs.mean()),
+            "images_seen": seen, "runs": len(candidates) * seeds,
+            "training_macs": 3.0 * float(macs.sum()) * seeds * seen}
+
+
+def search_cost_table(candidates: "Sequence[tuple[float, float, float]]",
+                      settings: "dict[str, tuple[ModelConfig, int, float, int]]", seeds: int = 3,
+                      reference: str | None = None) -> "pd.DataFrame":
+    """``search_cost`` for several bases, one row each: ``settings`` maps a row name to
+    (base config, training images, epochs, classes). ``reference`` names the row the last column
+    divides by (default: the second row)."""
+    import pandas as pd
+
+    rows = {}
+    for name, (base, images, epochs, classes) in settings.items():
+        c = search_cost(candidates, base, images, epochs, seeds, classes)
+        rows[name] = {"base GMACs": c["base_macs"] / 1e9, "mean candidate GMACs": c["mean_candidate_macs"] / 1e9,
+                      "images × epochs": c["images_seen"], "runs": c["runs"],
+                      "search, training multiply-adds": c["training_macs"]}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    reference = reference if reference is not None else frame.index[min(1, len(frame) - 1)]
+    frame[f"× {reference}"] = frame["search, training multiply-adds"] / frame.loc[reference, "search, training multiply-adds"]
+    return frame
+
+
+def official_vs_formula(table: "pd.DataFrame") -> "pd.DataFrame":
+    """Lesson 06: each published variant's coefficients against the phi formula at equal MACs
+    (``load_results("formula-vs-official")``), side by side: nominal multipliers, the rounded network
+    (layers and channels per stage, resolution), cost and accuracy, and whether the two built
+    networks are identical."""
+    import pandas as pd
+
+    rows = []
+    for variant in [v for v in dict.fromkeys(e.get("variant") for e in table.extra) if v]:
+        pair = {r.rule: r for _, r in table[[e.get("variant") == variant for e in table.extra]].iterrows()}
+        official, formula = pair["official"], pair["formula"]
+        oc, fc = _row_config(official), _row_config(formula)
+        rows.append({
+            "variant": variant.upper(), "φ (formula)": round(float(formula.phi), 3),
+            "width official": round(float(official.width_mult), 4), "width formula": round(float(formula.width_mult), 4),
+            "depth official": round(float(official.depth_mult), 4), "depth formula": round(float(formula.depth_mult), 4),
+            "layers official": [s.layers for s in oc.stages], "layers formula": [s.layers for s in fc.stages],
+            "channels official": [s.out_channels for s in oc.stages],
+            "channels formula": [s.out_channels for s in fc.stages],
+            "px official": official.resolution, "px formula": formula.resolution,
+            "MMACs official": round(float(official.mmacs), 3), "MMACs formula": round(float(formula.mmacs), 3),
+            "accuracy % official": round(100 * float(official.accuracy_mean), 2),
+            "accuracy % formula": round(100 * float(formula.accuracy_mean), 2),
+            "same network": (oc.stages, oc.stem_channels, oc.head_channels, oc.hw)
+                            == (fc.stages, fc.stem_channels, fc.head_channels, fc.hw),
+        })
+    return pd.DataFrame(rows).set_index("variant")
+
+
+__all__ += ["SCALING_RULES", "budget_table", "compound_vs_best_single", "BudgetExplorer", "implied_gamma",
+            "constraint_map_data", "GridPointState", "grid_point_state", "GridExplorer", "search_cost",
+            "search_cost_table", "official_vs_formula"]

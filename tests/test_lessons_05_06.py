@@ -1,0 +1,219 @@
+"""Lessons 05 and 06: the tables, slider states, figures and exercise checkers built on the saved sweeps."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import effnet_lab as el  # noqa: E402
+from effnet_lab import exercises, experiments, plots, widgets  # noqa: E402
+from effnet_lab.cost import grid_cost  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def single():
+    return experiments.load_results("single-vs-compound")
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return experiments.load_results("grid-search")
+
+
+# --------------------------------------------------------------------------------------------
+# Lesson 05
+# --------------------------------------------------------------------------------------------
+
+
+def test_budget_table_picks_each_rules_model_at_the_budget(single):
+    table = widgets.budget_table(single, 4.0)
+    assert list(table.index) == ["width", "depth", "resolution", "compound"]
+    assert list(table.trial) == ["width-x4", "depth-x4", "resolution-x4", "compound-x4"]
+    row = single.loc["resolution-x4"]
+    assert table.loc["resolution", "resolution"] == row.resolution == 64
+    assert table.loc["resolution", "accuracy %"] == round(100 * row.accuracy_mean, 1)
+    assert table.loc["resolution", "± std"] == round(100 * row.accuracy_std, 1)
+    assert table.loc["depth", "blocks"] == el.ModelConfig.from_dict(single.loc["depth-x4", "config"]).num_blocks
+    assert table["× base MACs"].between(3.5, 4.5).all()
+    assert table.loc["depth", "vs base (points)"] < 0 < table.loc["resolution", "vs base (points)"]
+
+
+def test_budget_table_at_1x_is_the_base_for_every_rule_and_rejects_unknown_budgets(single):
+    table = widgets.budget_table(single, 1)
+    assert set(table.trial) == {"base"} and (table["× base MACs"] == 1.0).all()
+    assert (table["vs base (points)"] == 0).all()
+    with pytest.raises(ValueError, match="1x, 2x, 4x"):
+        widgets.budget_table(single, 3.0)
+
+
+def test_compound_vs_best_single_compares_with_the_most_accurate_single_rule(single):
+    versus = widgets.compound_vs_best_single(single)
+    assert list(versus.index) == ["2×", "4×"]
+    at4 = single[(single.budget == 4.0) & single.rule.isin(["width", "depth", "resolution"])]
+    best = at4.loc[at4.accuracy_mean.idxmax()]
+    assert versus.loc["4×", "best single"] == best.rule
+    gap = 100 * (single.loc["compound-x4", "accuracy_mean"] - best.accuracy_mean)
+    noise = 100 * math.hypot(single.loc["compound-x4", "accuracy_std"], best.accuracy_std)
+    assert versus.loc["4×", "gap (points)"] == round(gap, 1)
+    assert versus.loc["4×", "beyond noise"] == (abs(gap) > noise)
+
+
+def test_budget_explorer_follows_its_slider(single):
+    explorer = widgets.BudgetExplorer(single, budget=4.0)
+    assert [value for _, value in explorer.budget.options] == [1.0, 2.0, 4.0]
+    assert explorer.frame.equals(widgets.budget_table(single, 4.0))
+    explorer.budget.value = 2.0
+    assert explorer.frame.equals(widgets.budget_table(single, 2.0))
+    assert "compound-x2" in explorer.html.value and "2× the base" in explorer.html.value
+
+
+def test_live_over_saved_draws_the_live_points_hollow(single):
+    live = single[single.budget <= 2.0].copy()
+    fig = plots.live_over_saved(single, live, note="test")
+    ax = fig.axes[0]
+    hollow = [line for line in ax.lines if line.get_marker() == "s" and line.get_markerfacecolor() == "white"]
+    assert sum(len(line.get_xdata()) for line in hollow) == len(live)
+    assert any("tiny live run" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+# --------------------------------------------------------------------------------------------
+# Lesson 06
+# --------------------------------------------------------------------------------------------
+
+
+def test_implied_gamma_satisfies_the_constraint():
+    for alpha, beta in ((1.2, 1.1), (1.0, 1.0), (1.9, 1.3)):
+        assert el.flops_factor(alpha, beta, widgets.implied_gamma(alpha, beta)) == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        widgets.implied_gamma(0.0, 1.0)
+
+
+def test_grid_point_state_at_the_paper_point(grid):
+    state = widgets.grid_point_state(grid, 1.2, 1.1)
+    assert state.gamma == pytest.approx(math.sqrt(2 / (1.2 * 1.21)))
+    base = experiments.CIFAR_BASE
+    config = el.compound_scaling(1.0, 1.2, 1.1, state.gamma, base=base)
+    assert state.config == config
+    assert state.macs == el.analytic_cost(config, num_classes=10).macs
+    assert state.budget_x == pytest.approx(state.macs / el.analytic_cost(base, num_classes=10).macs)
+    assert bool(state.nearest.extra["paper_point"]) and state.allowed
+    expected_rank = 1 + int((grid.accuracy_mean > state.nearest.accuracy_mean).sum())
+    assert state.rank == expected_rank and state.n_candidates == len(grid) == 9
+    assert f"rank {expected_rank} of 9" in state.headline
+
+
+def test_grid_point_state_finds_the_nearest_candidate_and_flags_gamma_below_one(grid):
+    state = widgets.grid_point_state(grid, 1.0, 1.0)         # gamma = sqrt(2): resolution only
+    assert (state.nearest.alpha, state.nearest.beta, state.nearest.gamma) == (1.0, 1.0, 1.4)
+    outside = widgets.grid_point_state(grid, 1.9, 1.3)
+    assert outside.gamma < 1 and not outside.allowed and "outside the search" in outside.headline
+
+
+def test_constraint_map_data_matches_analytic_cost_point_by_point():
+    base = experiments.CIFAR_BASE
+    data = widgets.constraint_map_data(base, [1.0, 1.2, 1.9], [1.0, 1.1, 1.3])
+    base_macs = el.analytic_cost(base, num_classes=10).macs
+    for j, beta in enumerate(data["betas"]):
+        for i, alpha in enumerate(data["alphas"]):
+            gamma = widgets.implied_gamma(alpha, beta)
+            if gamma < 1:
+                assert math.isnan(data["gamma"][j, i]) and math.isnan(data["macs_ratio"][j, i])
+                continue
+            macs = el.analytic_cost(el.compound_scaling(1.0, alpha, beta, gamma, base=base), num_classes=10).macs
+            assert data["macs_ratio"][j, i] == pytest.approx(macs / base_macs)
+            assert data["gamma"][j, i] == pytest.approx(gamma)
+
+
+def test_grid_explorer_follows_its_sliders(grid):
+    explorer = widgets.GridExplorer(grid)
+    assert explorer.state.nearest.trial_id == "a1.2-b1.1-g1.15" and explorer.image.value[:4] == b"\x89PNG"
+    explorer.alpha.value, explorer.beta.value = 1.0, 1.0
+    assert explorer.state.nearest.trial_id == "a1-b1-g1.4" and explorer.renders == 3
+    assert "rank 1 of 9" in explorer.text.value
+
+
+def test_search_cost_ratio_is_the_ratio_of_the_candidates_macs(grid):
+    candidates = list(zip(grid.alpha, grid.beta, grid.gamma))
+    b0, b7 = el.official_config("b0"), el.official_config("b7")
+    table = widgets.search_cost_table(candidates, {"B0": (b0, 1000, 10, 1000), "B7": (b7, 1000, 10, 1000)},
+                                      reference="B0")
+    macs = {name: sum(el.analytic_cost(el.compound_scaling(1.0, a, b, g, base=cfg)).macs for a, b, g in candidates)
+            for name, cfg in (("B0", b0), ("B7", b7))}
+    assert table.loc["B7", "× B0"] == pytest.approx(macs["B7"] / macs["B0"])
+    assert table.loc["B0", "search, training multiply-adds"] == pytest.approx(3 * macs["B0"] * 3 * 1000 * 10)
+    assert table.loc["B0", "runs"] == 27
+
+
+def test_official_vs_formula_finds_identical_networks():
+    table = widgets.official_vs_formula(experiments.load_results("formula-vs-official"))
+    assert list(table.index) == ["B1", "B2", "B3"]
+    assert table["same network"].all()
+    assert (table["MMACs official"] == table["MMACs formula"]).all()
+    assert (table["width official"] != table["width formula"]).any()     # nominal multipliers differ
+
+
+def test_lesson_06_figures_draw(grid):
+    data = widgets.constraint_map_data(experiments.CIFAR_BASE, np.linspace(1, 2, 11), np.linspace(1, 1.4, 9))
+    fig = plots.constraint_maps(data, grid, point=(1.2, 1.1))
+    assert len(fig.axes) == 4                                    # two maps, two colour bars
+    fig = plots.grid_accuracy_vs_cost(grid)
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "(1.2, 1.1, 1.15)" in labels and len([t for t in labels if t.startswith("(")]) == len(grid)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise checkers
+# --------------------------------------------------------------------------------------------
+
+
+def test_lesson_05_checkers(single, capsys):
+    exercises.check_best_rule_at_4x("resolution")
+    exercises.check_depth_drop_at_4x(100 * (single.loc["depth-x4", "accuracy_mean"] - single.loc["base", "accuracy_mean"]))
+    exercises.check_final_map_side(4)
+    assert capsys.readouterr().out.count("✓") == 3
+    with pytest.raises(AssertionError, match="Hint"):
+        exercises.check_best_rule_at_4x("compound")
+    with pytest.raises(AssertionError, match="sign"):
+        exercises.check_depth_drop_at_4x(27.6)
+    with pytest.raises(AssertionError, match="too small"):
+        exercises.check_final_map_side(2)
+    with pytest.raises(NotImplementedError):
+        exercises.check_final_map_side(...)
+
+
+def test_lesson_06_checkers(grid, capsys):
+    exercises.check_implied_gamma(math.sqrt(2 / 1.4))
+    exercises.check_paper_rank(int(grid.accuracy_mean.rank(ascending=False, method="min")["a1.2-b1.1-g1.15"]))
+    exercises.check_paper_budget(grid.loc["a1.2-b1.1-g1.15", "budget_x"])
+    a, b, g = (grid[c].to_numpy() for c in ("alpha", "beta", "gamma"))
+    ratio = (grid_cost(a, b, g, 1.0, base=el.official_config("b7"))["macs"].sum()
+             / grid_cost(a, b, g, 1.0, base=el.official_config("b0"))["macs"].sum()).item()
+    exercises.check_b7_search_ratio(ratio)
+    assert capsys.readouterr().out.count("✓") == 4
+    with pytest.raises(AssertionError, match="Hint"):
+        exercises.check_implied_gamma(1.15)
+    with pytest.raises(AssertionError, match="Hint"):
+        exercises.check_paper_rank(1)
+    with pytest.raises(AssertionError, match="Hint"):
+        exercises.check_paper_budget(1.92)
+    with pytest.raises(AssertionError, match="Hint"):
+        exercises.check_b7_search_ratio(98)
+
+
+def test_new_names_are_exported():
+    for module, names in ((widgets, ["budget_table", "BudgetExplorer", "grid_point_state", "GridExplorer",
+                                     "search_cost_table", "official_vs_formula"]),
+                          (plots, ["live_over_saved", "constraint_maps", "grid_accuracy_vs_cost"]),
+                          (exercises, ["check_best_rule_at_4x", "check_b7_search_ratio"])):
+        assert set(names) <= set(module.__all__)
