@@ -1,6 +1,7 @@
 # Two commands on a fresh clone (each creates .venv first if it is missing):
 #   make lab    JupyterLab on the notebook suite
-#   make test   every test: unit tests and nbval on every notebook
+#   make test   every test: unit tests, nbval on every notebook, the browser tests
+#   make app    the classroom app: the compound-scaling explorer without code (Voilà)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # Quick mode for notebooks under test: small slices, short runs (see notebooks/00_start_here).
 TEST_ENV := EFFNET_LAB_QUICK=1 MPLBACKEND=Agg
 
-.PHONY: lab test unit notebooks benchmark student clean
+.PHONY: lab app test unit notebooks benchmark student clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,11 @@ LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
+
+# The classroom app: sliders and figures only, on http://localhost:$(APP_PORT) (opens a browser).
+APP_PORT ?= 8866
+app: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/voila --port=$(APP_PORT) app/explorer.ipynb
 
 test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n auto --dist loadscope \

@@ -10,6 +10,7 @@ Sliders never build a model and never call ptflops: the closed-form count is exa
 
 from __future__ import annotations
 
+import html
 import io
 from dataclasses import dataclass
 from functools import lru_cache
@@ -261,6 +262,10 @@ class CompoundScalingExplorer(widgets.VBox):
         self.state: ScalingState | None = None
         controls = widgets.HBox([widgets.VBox([self.alpha, self.beta]), widgets.VBox([self.gamma, self.phi])])
         super().__init__([self.mode, controls, self.text, self.image])
+        # class names a browser test (and a stylesheet) can find the parts by
+        for part, name in ((self.alpha, "alpha"), (self.beta, "beta"), (self.gamma, "gamma"), (self.phi, "phi"),
+                           (self.mode, "mode"), (self.text, "headline"), (self.image, "dashboard")):
+            part.add_class(f"effnet-{name}")
         for control in (self.alpha, self.beta, self.gamma, self.phi, self.mode):
             control.observe(self._changed, names="value")
         self.render()
@@ -274,16 +279,23 @@ class CompoundScalingExplorer(widgets.VBox):
 
         from . import plots
 
-        self.state = scaling_state(self.alpha.value, self.beta.value, self.gamma.value, self.phi.value,
-                                   self.mode.value)
+        try:
+            state = scaling_state(self.alpha.value, self.beta.value, self.gamma.value, self.phi.value,
+                                  self.mode.value)
+        except ValueError as exc:  # a readable message in the page, never a traceback
+            self.text.value = f"<span class='effnet-error' style='color:#D55E00'><b>Not drawn:</b> {html.escape(str(exc))}</span>"
+            return self.state
+        self.state = state
+        # the numbers first (a few ms), then the figure (a few hundred ms on a small CPU)
+        self.text.value = "<br>".join(f"<b>{line}</b>" if i == 0 else line
+                                      for i, line in enumerate(state.headline.split("\n"))) + (
+            f"<br><span class='effnet-exact'>exactly {state.macs:,} MACs and {state.params:,} parameters</span>")
         with plt.rc_context(plots.STYLE):
             fig = Figure(figsize=(14, 9))
-            plots.draw_scaling_dashboard(fig, self.state)
+            plots.draw_scaling_dashboard(fig, state)
             self.image.value = figure_png(fig, self.dpi)
-        self.text.value = "<br>".join(f"<b>{line}</b>" if i == 0 else line
-                                      for i, line in enumerate(self.state.headline.split("\n")))
         self.renders += 1
-        return self.state
+        return state
 
 
 def compound_scaling_explorer(**defaults) -> CompoundScalingExplorer:
@@ -311,7 +323,9 @@ class PhiExplorer(widgets.VBox):
 
 __all__ = ["PHI_MIN", "PHI_MAX", "ScalingState", "scaling_state", "macs_curve", "published_points",
            "stage_table", "formula_vs_published", "staircase_data", "describe_phi", "figure_png", "CompoundScalingExplorer",
-           "compound_scaling_explorer", "PhiExplorer"]
+           "compound_scaling_explorer", "PhiExplorer",
+           # lessons 07-08
+           "OBJECTIVE_SOURCES", "objective_points", "objective_state", "ObjectiveExplorer", "objective_explorer"]
 
 
 # --- lessons 05-06 ---
@@ -611,3 +625,135 @@ def official_vs_formula(table: "pd.DataFrame") -> "pd.DataFrame":
 __all__ += ["SCALING_RULES", "budget_table", "compound_vs_best_single", "BudgetExplorer", "implied_gamma",
             "constraint_map_data", "GridPointState", "grid_point_state", "GridExplorer", "search_cost",
             "search_cost_table", "official_vs_formula"]
+
+
+# --- lessons 07-08 ---
+# The NAS objective explorer: a state function (``objective_state``) and a view (``ObjectiveExplorer``).
+
+OBJECTIVE_SOURCES = ("published", "single-vs-compound", "grid-search", "formula-vs-official", "imagenette-resolution")
+OBJECTIVE_MODES = ("soft", "hard")
+
+
+def objective_points(source: str = "published") -> "pd.DataFrame":
+    """Accuracy and MACs of one table of models, with the T it is scored against by default.
+
+    ``"published"``: B0–B7 with the paper's ImageNet top-1 (``PAPER_TOP1``) and our exact MACs at
+    1000 classes; T = 400 M, the paper's. A sweep name: its committed ``results/`` trials (mean
+    accuracy over seeds); their models cost a few MMACs, so T is the sweep's median MACs (half its
+    trials fit a hard budget). ``attrs`` holds ``target`` and a ``provenance`` line."""
+    import pandas as pd
+
+    from .config import PAPER_TOP1
+    from .nas import TARGET_MACS
+
+    if source not in OBJECTIVE_SOURCES:
+        raise ValueError(f"source must be one of {OBJECTIVE_SOURCES}, got {source!r}")
+    if source == "published":
+        names = list(PUBLISHED)
+        table = pd.DataFrame({"macs": [analytic_cost(official_config(n), num_classes=1000).macs for n in names],
+                              "accuracy": [PAPER_TOP1[n] / 100 for n in names]},
+                             index=pd.Index([n.upper() for n in names], name="model"))
+        target, where = TARGET_MACS, "paper top-1 (config.PAPER_TOP1); MACs: analytic_cost at 1000 classes"
+    else:
+        from .experiments import load_results, results_path
+
+        results = load_results(source)
+        table = pd.DataFrame({"macs": results.macs.astype(float), "accuracy": results.accuracy_mean},
+                             index=pd.Index(results.trial_id, name="model"))
+        target = float(table.macs.median())
+        devices = ", ".join(sorted(set(results.device)))
+        where = (f"{results_path('results', source)}: mean of {results.seeds_n.min()} seeds, {devices}")
+    table.attrs.update(target=float(target), provenance=where, source=source)
+    return table
+
+
+def objective_state(source: "str | pd.DataFrame" = "published", w: float = -0.07, target: float | None = None,
+                    mode: str = "soft") -> "pd.DataFrame":
+    """The table of ``source`` (a name from ``OBJECTIVE_SOURCES`` or a DataFrame with ``macs`` and
+    ``accuracy`` columns) scored by the NAS objective and ranked, best first.
+
+    ``mode="soft"``: ACC·(MACs/T)^w; ``mode="hard"``: MnasNet's hard constraint (``w`` is ignored).
+    ``target`` T defaults to the source's own (``objective_points``). Adds ``score``, ``rank``
+    (1 = best), ``factor`` (score / accuracy), ``within_target`` and ``pareto`` (on the front of
+    cost and accuracy); ``attrs`` keeps ``w``, ``target``, ``mode``, ``provenance``."""
+    from .nas import hard_objective, objective, pareto_front
+
+    if mode not in OBJECTIVE_MODES:
+        raise ValueError(f"mode must be one of {OBJECTIVE_MODES}, got {mode!r}")
+    if isinstance(source, str):
+        table = objective_points(source)
+    else:
+        import pandas as pd
+
+        if not isinstance(source, pd.DataFrame) or not {"macs", "accuracy"} <= set(source.columns):
+            raise ValueError("source must be one of "
+                             f"{OBJECTIVE_SOURCES} or a DataFrame with 'macs' and 'accuracy' columns, got "
+                             f"{type(source).__name__}")
+        table = source[["macs", "accuracy"]].astype(float).copy()
+        table.attrs.update(target=float(source.attrs.get("target", table.macs.median())),
+                           provenance=source.attrs.get("provenance", "a table you passed"), source="table")
+    w = check_finite("w", w)
+    target = table.attrs["target"] if target is None else check_finite("target", target, positive=True)
+    if mode == "soft":
+        table["score"] = objective(table.accuracy.to_numpy(), table.macs.to_numpy(), target, w)
+    else:
+        table["score"] = hard_objective(table.accuracy.to_numpy(), table.macs.to_numpy(), target)
+    table["factor"] = table.score / table.accuracy
+    table["within_target"] = table.macs <= target
+    front = pareto_front(table, cost="macs", score="accuracy")
+    table["pareto"] = table.index.isin(front.index)
+    table = table.sort_values(["score", "macs"], ascending=[False, True], kind="stable")
+    table["rank"] = range(1, len(table) + 1)
+    table.attrs.update(w=w, target=float(target), mode=mode)
+    return table
+
+
+class ObjectiveExplorer(widgets.VBox):
+    """Sliders for w and T (log scale), a soft/hard toggle and a table picker; every change calls
+    ``objective_state`` and redraws ``plots.draw_objective`` and the ranked table."""
+
+    def __init__(self, source: str = "published", w: float = -0.07, target: float | None = None,
+                 mode: str = "soft", dpi: int = 80) -> None:
+        self.source = widgets.Dropdown(options=OBJECTIVE_SOURCES, value=source, description="table")
+        self.w = _slider("w", w, -0.5, 0.0, 0.01)
+        self.target = widgets.FloatLogSlider(value=1.0, base=2, min=-4, max=4, step=0.25, description="T ×",
+                                             continuous_update=False, readout_format=".3g",
+                                             layout=widgets.Layout(width="24em"))
+        self.mode = widgets.ToggleButtons(options=[("soft ACC·(MACs/T)^w", "soft"), ("hard: MACs ≤ T", "hard")],
+                                          value=mode, style={"button_width": "12em"})
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.text = widgets.HTML()
+        self.dpi = dpi
+        self.renders = 0
+        self.state: "pd.DataFrame | None" = None
+        if target is not None:
+            self.target.value = target / objective_points(source).attrs["target"]
+        super().__init__([widgets.HBox([self.source, self.mode]), widgets.HBox([self.w, self.target]),
+                          self.text, self.image])
+        for control in (self.source, self.w, self.target, self.mode):
+            control.observe(lambda _change: self.render(), names="value")
+        self.render()
+
+    def render(self) -> "pd.DataFrame":
+        from matplotlib.figure import Figure
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        base_target = objective_points(self.source.value).attrs["target"]
+        self.state = objective_state(self.source.value, self.w.value, base_target * self.target.value, self.mode.value)
+        with plt.rc_context(plots.STYLE):
+            fig = Figure(figsize=(14, 5.5))
+            plots.draw_objective(fig, self.state)
+            self.image.value = figure_png(fig, self.dpi)
+        columns = ["mmacs", "accuracy", "score", "rank"]
+        shown = self.state.assign(mmacs=self.state.macs / 1e6)[columns].round(4)
+        self.text.value = (f"<b>T = {self.state.attrs['target'] / 1e6:,.4g} MMACs</b> (the table's default × "
+                           f"{self.target.value:.3g});  {self.state.attrs['provenance']}" + shown.to_html())
+        self.renders += 1
+        return self.state
+
+
+def objective_explorer(**defaults) -> ObjectiveExplorer:
+    """The lesson-07 explorer (see ``ObjectiveExplorer`` for the arguments)."""
+    return ObjectiveExplorer(**defaults)

@@ -235,3 +235,19 @@ def test_checkers_reject_wrong_answers_without_giving_them_away():
 def test_checkers_explain_an_unanswered_exercise():
     with pytest.raises(NotImplementedError, match="replace the `...`"):
         exercises.check_bias_macs(...)
+
+
+def test_explorer_shows_a_readable_message_instead_of_a_traceback(monkeypatch):
+    from effnet_lab import widgets as w
+
+    explorer = w.CompoundScalingExplorer(dpi=20)
+    good = explorer.state
+    assert "exactly" in explorer.text.value and f"{good.macs:,} MACs" in explorer.text.value
+
+    def refuse(*args, **kwargs):
+        raise ValueError("gamma must be a finite real number > 0, got -1")
+
+    monkeypatch.setattr(w, "scaling_state", refuse)
+    explorer.phi.value = 2.0
+    assert "Not drawn" in explorer.text.value and "gamma must be a finite real number" in explorer.text.value
+    assert explorer.state is good  # the last good state stays on screen

@@ -1,0 +1,307 @@
+"""What a learner sees: the classroom app (Voilà) and JupyterLab, driven in a real headless Chromium.
+
+nbval runs cells but never moves a slider; these tests do. They start the servers on free loopback
+ports, drive them with Playwright, compare what the page shows with ``analytic_cost``, and stop the
+servers afterwards, also on failure. Without Chromium or Playwright they skip (never fail for that).
+
+Redraw latency is printed, not asserted (a shared CI machine is too noisy for a timing test); run
+``pytest -s tests/test_browser.py`` to read it. Screenshots go to ``test-artifacts/`` (or
+``$EFFNET_LAB_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import effnet_lab as el
+from effnet_lab.widgets import scaling_state
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("EFFNET_LAB_ARTIFACTS", ROOT / "test-artifacts"))
+# Chromium offline: no first-run, sync, update or background traffic that would wait for a network.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on PATH (Debian: apt-get install chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Server:
+    """A server process in its own process group, stopped (group and all) by ``stop``."""
+
+    def __init__(self, args: list[str], port: int, path: str, log: Path) -> None:
+        self.port, self.url, self.log = port, f"http://127.0.0.1:{port}{path}", log
+        env = {**os.environ, "MPLBACKEND": "Agg", "EFFNET_LAB_QUICK": "1", "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def wait(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"{self.url} did not answer in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # Jupyter servers shut their kernels down on SIGTERM
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        try:  # the group may still hold a kernel
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def voila_app(tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("voila") / "voila.log"
+    server = Server([sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+                     "app/explorer.ipynb"], port, "/", log)
+    try:
+        server.wait()
+        yield server
+    finally:
+        server.stop()
+    assert not listening(port), f"the app still listens on port {port}"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    port = free_port()
+    home = tmp_path_factory.mktemp("lab")
+    log = home / "lab.log"
+    # every cell in the DOM (JupyterLab 4 otherwise skips rendering cells scrolled out of view)
+    settings = home / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    server = Server([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+                     "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
+                     "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={ROOT / 'notebooks'}",
+                     "--allow-root", f"--LabApp.workspaces_dir={home}", f"--LabApp.user_settings_dir={home / 'settings'}", "--ServerApp.disable_check_xsrf=True"],
+                    port, "/lab", log)
+    try:
+        server.wait()
+        yield server
+    finally:
+        server.stop()
+    assert not listening(port), f"JupyterLab still listens on port {port}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and moving the explorer
+# ---------------------------------------------------------------------------------------------
+
+
+def headline(page) -> str:
+    return page.inner_text(".effnet-headline").strip()
+
+
+def slider_value(page, name: str) -> float:
+    # the readout (two decimals, as every slider's step is 0.01 or 0.05); aria-valuenow is rounded further
+    return float(page.text_content(f".effnet-{name} .widget-readout"))
+
+
+def expected_text(state) -> str:
+    lines = state.headline.split("\n") + [f"exactly {state.macs:,} MACs and {state.params:,} parameters"]
+    return "\n".join(lines)
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def current_state(page):
+    mode = "published" if "published" in headline(page).split("\n")[0] else "formula"
+    return scaling_state(*(slider_value(page, n) for n in ("alpha", "beta", "gamma", "phi")), mode=mode)
+
+
+def assert_shows_analytic_cost(page) -> None:
+    state = current_state(page)
+    assert normalise(headline(page)) == normalise(expected_text(state))
+    cost = el.analytic_cost(state.config)
+    assert f"exactly {cost.macs:,} MACs and {cost.params:,} parameters" in headline(page)
+
+
+def drag_slider(page, name: str, fraction: float) -> None:
+    """Drag a slider's handle with the mouse to ``fraction`` (0..1) of its track."""
+    track = page.locator(f".effnet-{name} .noUi-base").bounding_box()
+    handle = page.locator(f".effnet-{name} .noUi-handle").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(track["x"] + fraction * track["width"], track["y"] + track["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def type_value(page, name: str, text: str) -> None:
+    readout = page.locator(f".effnet-{name} .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def wait_for_change(page, before: str, timeout: float = 30_000) -> float:
+    """Seconds until the headline differs from ``before``."""
+    start = time.perf_counter()
+    page.wait_for_function("([sel, old]) => { const e = document.querySelector(sel); "
+                           "return e && e.innerText.trim() !== old; }", arg=[".effnet-headline", before],
+                           timeout=timeout)
+    return time.perf_counter() - start
+
+
+def image_src(page) -> str:
+    return page.get_attribute(".effnet-dashboard", "src") or ""
+
+
+def wait_for_image(page, before: str, start: float, timeout: float = 30_000) -> float:
+    """Seconds from ``start`` until the dashboard image's source differs from ``before``."""
+    page.wait_for_function("([sel, old]) => { const e = document.querySelector(sel); return e && e.src !== old; }",
+                           arg=[".effnet-dashboard", before], timeout=timeout)
+    return time.perf_counter() - start
+
+
+def dashboard_png(page) -> bytes:
+    return page.locator(".effnet-dashboard").screenshot()
+
+
+def assert_no_error_output(page) -> None:
+    text = page.inner_text("body")
+    assert "Traceback" not in text, text[:2000]
+    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+
+
+def change(page, action, latencies) -> None:
+    """Do ``action``; wait until the numbers and then the figure have changed; record both delays."""
+    before_text, before_src, before_png = headline(page), image_src(page), dashboard_png(page)
+    action()
+    start = time.perf_counter()
+    latencies[0].append(wait_for_change(page, before_text))
+    latencies[1].append(wait_for_image(page, before_src, start))
+    assert dashboard_png(page) != before_png, "the figure did not redraw"
+
+
+def exercise_explorer(page, label: str) -> tuple[list[float], list[float]]:
+    """Move phi, alpha, the published toggle and an out-of-range gamma; check every number shown."""
+    page.wait_for_selector(".effnet-headline b", timeout=120_000)
+    page.locator(".effnet-headline").scroll_into_view_if_needed()
+    page.wait_for_function("() => ['alpha', 'beta', 'gamma', 'phi'].every(n => { const e = "
+                           "document.querySelector(`.effnet-${n} .widget-readout`); "
+                           "return e && e.textContent.trim() !== ''; })", timeout=60_000)
+    page.locator(".effnet-dashboard").scroll_into_view_if_needed()
+    assert_no_error_output(page)
+    assert_shows_analytic_cost(page)
+    page.screenshot(path=str(ARTIFACTS / f"{label}-start.png"), full_page=True)
+    latencies = ([], [])
+
+    # phi: drag the handle with the mouse; the numbers follow analytic_cost, and the figure redraws
+    for fraction in (0.55, 0.3, 0.45, 0.6, 0.35):
+        change(page, lambda: drag_slider(page, "phi", fraction), latencies)
+        assert_shows_analytic_cost(page)
+    page.screenshot(path=str(ARTIFACTS / f"{label}-phi-moved.png"), full_page=True)
+
+    # alpha: typed into the readout
+    change(page, lambda: type_value(page, "alpha", "1.35"), latencies)
+    assert slider_value(page, "alpha") == pytest.approx(1.35)
+    assert_shows_analytic_cost(page)
+
+    # published B0-B7: the toggle shows the variant phi picks, with its own numbers
+    change(page, lambda: page.locator(".effnet-mode button", has_text="published B0–B7").click(), latencies)
+    state = current_state(page)
+    k = round(slider_value(page, "phi"))
+    assert state.config == el.official_config(f"b{k}")
+    assert headline(page).startswith(f"published B{k}")
+    assert_shows_analytic_cost(page)
+    page.screenshot(path=str(ARTIFACTS / f"{label}-published.png"), full_page=True)
+    change(page, lambda: page.locator(".effnet-mode button", has_text="formula").click(), latencies)
+    assert headline(page).startswith("formula")
+
+    # gamma typed below its range: the widget clamps it to 1.00; no traceback, numbers still exact
+    change(page, lambda: type_value(page, "gamma", "0.5"), latencies)
+    assert slider_value(page, "gamma") == 1.0
+    assert page.text_content(".effnet-gamma .widget-readout").strip() == "1.00"
+    assert_no_error_output(page)
+    assert_shows_analytic_cost(page)
+    return latencies
+
+
+def report(label: str, latencies: tuple[list[float], list[float]]) -> None:
+    for what, values in zip(("numbers shown", "figure redrawn"), latencies):
+        ms = [1000 * s for s in values]
+        print(f"\n{label}: {what} after a control change, ms: median {statistics.median(ms):.0f}, "
+              f"max {max(ms):.0f} over {len(ms)} changes (target <= 100 ms)", end="")
+    print()
+
+
+def test_classroom_app_sliders_show_exact_costs(voila_app, page):
+    page.goto(voila_app.url)
+    latencies = exercise_explorer(page, "app")
+    shown = page.inner_text("body")
+    assert "import " not in shown and "compound_scaling_explorer(" not in shown, "the app shows code"
+    report("Voilà app", latencies)
+
+
+def test_lesson_04_explorer_in_jupyterlab(lab, page):
+    page.goto(f"{lab.url}/tree/04_compound_scaling_explorer.ipynb")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
+                           "&& window.jupyterapp.shell.currentWidget.sessionContext "
+                           "&& window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=120_000)
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+                           timeout=120_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    latencies = exercise_explorer(page, "lab")
+    report("JupyterLab, lesson 04", latencies)
