@@ -320,3 +320,102 @@ def check_b7_search_ratio(answer: object) -> None:
 
 __all__ += ["check_best_rule_at_4x", "check_depth_drop_at_4x", "check_final_map_side", "check_implied_gamma",
             "check_paper_rank", "check_paper_budget", "check_b7_search_ratio"]
+
+
+# --- lessons 07-08 ---
+# 07 The NAS objective
+
+
+def check_double_macs_gain(answer: object) -> None:
+    """07, exercise 1: with w = -0.07, the relative accuracy gain (a fraction, e.g. 0.1 = 10 %) a
+    model with twice the MACs needs to score the same as the original."""
+    _close(answer, 2 ** 0.07 - 1, "Gain for 2× MACs", "solve ACC' * (2M/T)^w = ACC * (M/T)^w for ACC'/ACC - 1",
+           rel=0, abs_tol=5e-4)
+    _ok("About 5 %: a model with twice B0's MACs needs 77.1 % × 1.05 ≈ 80.9 % top-1 to tie it.")
+
+
+def break_even_w(better: str = "b1", cheaper: str = "b0") -> float:
+    """Reference: the w at which two published variants score the same (paper top-1, our MACs)."""
+    acc = [_config.PAPER_TOP1[n] / 100 for n in (cheaper, better)]
+    macs = [analytic_cost(n).macs for n in (cheaper, better)]
+    return math.log(acc[0] / acc[1]) / math.log(macs[1] / macs[0])
+
+
+def check_break_even_w(answer: object) -> None:
+    """07, exercise 2: the w at which B1 (79.1 %) scores exactly as B0 (77.1 %) does."""
+    _close(answer, break_even_w(), "Break-even w", "write both scores with the same T and w, divide, take logs: "
+           "T cancels", rel=0, abs_tol=5e-4)
+    _ok("Any w closer to 0 than this makes B1 win; the paper's -0.07 keeps B0 on top.")
+
+
+def check_winners_at_1g(soft: object, hard: object) -> None:
+    """07, exercise 3: with T = 1e9 MACs, which published variant (e.g. "B3") wins the soft objective
+    (w = -0.07), and which the hard constraint?"""
+    from .widgets import objective_state
+
+    for answer, mode, hint in ((soft, "soft", "does T change the order of ACC·(MACs/T)^w? Factor T^-w out"),
+                               (hard, "hard", "the most accurate model whose MACs stay within T wins")):
+        _given(answer, f"{mode} winner")
+        expected = str(objective_state("published", -0.07, 1e9, mode).index[0])
+        if str(answer).strip().upper() != expected:
+            raise AssertionError(f"{mode} winner: {answer!r} is not it. Hint: {hint}")
+    _ok("T rescales every soft score by the same factor, so it never changes the soft ranking; it decides "
+        "everything under the hard constraint.")
+
+
+def check_front_size(answer: object) -> None:
+    """07, exercise 4: how many trials of the saved single-vs-compound sweep are on its Pareto front?"""
+    from .experiments import load_results
+    from .nas import pareto_front
+
+    _exact(answer, len(pareto_front(load_results("single-vs-compound"))), "Pareto front size",
+           "nas.pareto_front(table) keeps the rows no cheaper row beats on accuracy")
+    _ok("Most scaled models are beaten by a cheaper one: in this small, short-trained sweep extra MACs rarely paid.")
+
+
+# 08 An ImageNet subset
+
+
+def check_cam_cells(answer: object) -> None:
+    """08, exercise 1: how many cells (h × w) does the 128 px model's CAM have before upsampling?"""
+    from .experiments import IMAGENETTE_BASE
+
+    h, w = IMAGENETTE_BASE.replace(resolution=128).table1().loc[9, "in_resolution"].split("x")
+    _exact(answer, int(h) * int(w), "CAM cells", "the last feature map is the input divided by the total stride")
+    _ok("Sixteen numbers per image: a CAM is coarse by construction, and more resolution makes it finer.")
+
+
+def check_resolution_cost_ratio(macs_ratio: object, params_ratio: object) -> None:
+    """08, exercise 2: from the saved imagenette-resolution results, the 128 px model's MACs and
+    parameters divided by the 64 px model's."""
+    from .experiments import load_results
+
+    table = load_results("imagenette-resolution")
+    big, small = table.loc["res-128"], table.loc["res-64"]
+    _close(macs_ratio, big.macs / small.macs, "MACs ratio", "divide the macs column of res-128 by res-64's",
+           rel=1e-3)
+    _close(params_ratio, big.params / small.params, "Params ratio", "does a convolution's weight depend on the "
+           "image size?", rel=1e-3)
+    _ok("Twice the side: about 4× the MACs (a little less: the classifier does not grow), the same parameters.")
+
+
+def check_cam_logit(answer: object, model, image, cls: int) -> None:
+    """08, exercise 3: the logit of class ``cls`` for one normalised ``image`` (3, H, W), computed
+    from the un-normalised CAM (``raw``) and the classifier bias only."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            expected = float(model(image[None])[0, cls])
+    finally:
+        model.train(was_training)
+    _close(answer, expected, "Logit from the CAM", "pooling is a mean over the map; the classifier adds its bias",
+           rel=1e-4, abs_tol=1e-4)
+    _ok("The mean of the class activation map plus the bias is the logit: a CAM splits the logit over the image.")
+
+
+__all__ += ["break_even_w"] + [n for n in ("check_double_macs_gain", "check_break_even_w", "check_winners_at_1g",
+                                           "check_front_size", "check_cam_cells", "check_resolution_cost_ratio",
+                                           "check_cam_logit") if n not in __all__]

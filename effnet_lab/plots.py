@@ -578,3 +578,137 @@ def grid_accuracy_vs_cost(table: "pd.DataFrame",
 
 
 __all__ += ["live_over_saved", "draw_constraint_maps", "constraint_maps", "grid_accuracy_vs_cost"]
+
+
+# --- lessons 07-08 ---
+
+
+@styled
+def objective_penalty(ws: Sequence[float] = (0.0, -0.07, -0.15), span: tuple[float, float] = (1 / 8, 8),
+                      hard: bool = True) -> Figure:
+    """Lesson 07: the factor the NAS objective multiplies accuracy by, against MACs / T, for a few
+    soft exponents ``w`` and (``hard``) MnasNet's hard constraint."""
+    import numpy as np
+
+    from .nas import hard_objective, objective
+
+    ratios = np.geomspace(span[0], span[1], 400)
+    fig, ax = plt.subplots(figsize=(10, 5.6))
+    for w, colour in zip(ws, (BLACK, BLUE, SKY, PURPLE, GREEN)):
+        label = f"soft, w = {w:g}" + ("  (accuracy only)" if w == 0 else "  (the paper's)" if w == -0.07 else "")
+        ax.plot(ratios, objective(np.ones_like(ratios), ratios, 1.0, w), color=colour, label=label)
+    if hard:
+        ax.plot(ratios, hard_objective(np.ones_like(ratios), ratios, 1.0), color=RED, linestyle="--",
+                label="hard: 1 up to T, then T / MACs")
+    ax.axvline(1.0, color=GREY, linestyle=":", linewidth=1.5)
+    ax.annotate("MACs = T", (1.0, 0.02), xycoords=("data", "axes fraction"), xytext=(5, 0),
+                textcoords="offset points", fontsize=11, color="#444444")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(xlabel="MACs / T (log scale)", ylabel="score / accuracy  =  (MACs / T)^w",
+           title="How the objective weighs cost", ylim=(0, 1.45))
+    ax.legend(loc="lower left")
+    return fig
+
+
+def _objective_curve(state: "pd.DataFrame", score: float, macs):
+    import numpy as np
+
+    target, w = state.attrs["target"], state.attrs["w"]
+    if state.attrs["mode"] == "hard":
+        return score * np.where(macs <= target, 1.0, macs / target)
+    return score * (macs / target) ** -w
+
+
+def draw_objective(fig: Figure, state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None) -> Figure:
+    """Fill ``fig`` with a ranked objective table (``widgets.objective_state``): left, accuracy
+    against MACs with the Pareto front, T and the curve of equal score through the winner; right,
+    the scores, best on top."""
+    import numpy as np
+
+    fig.clear()
+    left, right = fig.subplots(1, 2, width_ratios=(1.45, 1))
+    target, mode, w = state.attrs["target"], state.attrs["mode"], state.attrs["w"]
+    rule = f"soft, w = {w:g}" if mode == "soft" else "hard constraint"
+    mmacs, acc = state.macs / 1e6, state.accuracy * 100
+    best = state.iloc[0]
+    left.scatter(mmacs, acc, s=70, color=BLUE, edgecolor=BLACK, linewidth=0.6, zorder=3, label="model")
+    front = state[state.pareto].sort_values("macs")
+    left.plot(front.macs / 1e6, front.accuracy * 100, color=GREEN, linewidth=2, zorder=2, drawstyle="steps-post",
+              label="Pareto front")
+    lo, hi = float(mmacs.min()) / 1.6, float(mmacs.max()) * 1.6
+    grid = np.geomspace(min(lo, target / 1e6 / 1.2), max(hi, target / 1e6 * 1.2), 300)
+    left.plot(grid, _objective_curve(state, float(best.score), grid * 1e6) * 100, color=RED, linestyle="--",
+              linewidth=1.8, label="equal score to the winner")
+    left.scatter([best.macs / 1e6], [best.accuracy * 100], s=380, marker="*", color=RED, edgecolor=BLACK,
+                 zorder=4, label=f"winner: {best.name}")
+    left.axvline(target / 1e6, color=GREY, linestyle=":", linewidth=1.8)
+    left.annotate(f"T = {target / 1e6:,.4g} MMACs", (target / 1e6, 0.98), xycoords=("data", "axes fraction"),
+                  xytext=(5, 0), textcoords="offset points", fontsize=11, va="top", color="#444444")
+    label_all = len(state) <= 10 if label_all is None else label_all
+    labelled = (state if label_all else state.head(3)).sort_values("macs")
+    for k, (name, row) in enumerate(labelled.iterrows()):  # alternate right/left: neighbours overlap less
+        left.annotate(str(name), (row.macs / 1e6, row.accuracy * 100), xytext=(9 if k % 2 == 0 else -9, 0),
+                      textcoords="offset points", fontsize=10, va="center", ha="left" if k % 2 == 0 else "right")
+    left.set_xscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    left.xaxis.set_major_formatter(plain)
+    if max(grid) / min(grid) < 30:  # less than ~1.5 decades: label the minor ticks too, in plain numbers
+        left.xaxis.set_minor_formatter(plain)
+    span = float(acc.max() - acc.min()) or 1.0
+    left.set(xlabel="MMACs per image (log scale)", ylabel="accuracy, %", xlim=(min(grid), max(grid)),
+             ylim=(float(acc.min()) - 0.25 * span, float(acc.max()) + 0.3 * span),
+             title=title or f"Accuracy against cost ({rule})")
+    left.legend(loc="best", fontsize=10)
+    order = state.iloc[::-1]
+    colours = [RED if n == best.name else (BLUE if m <= target else SKY) for n, m in zip(order.index, order.macs)]
+    bars = right.barh([str(n) for n in order.index], order.score, color=colours, edgecolor=BLACK, linewidth=0.6)
+    _label_bars(right, bars, "{:.3f}", horizontal=True)
+    smin, smax = float(state.score.min()), float(state.score.max())
+    right.set_xlim(max(0.0, smin - 0.15 * (smax - smin + 1e-9) - 0.02), smax + 0.25 * (smax - smin + 1e-9) + 0.02)
+    right.set(xlabel="score" + (" = ACC·(MACs/T)^w" if mode == "soft" else " (hard constraint)"),
+              title="Ranked (blue: MACs ≤ T; light: above)")
+    right.grid(axis="y", visible=False)
+    fig.supxlabel("data: " + state.attrs.get("provenance", ""), fontsize=10, color="#444444", x=0.01, ha="left")
+    return fig
+
+
+@styled
+def objective_ranking(state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None) -> Figure:
+    """``draw_objective`` on a new figure (the static version of the lesson-07 explorer)."""
+    fig = plt.figure(figsize=(14, 5.8))
+    return draw_objective(fig, state, title, label_all)
+
+
+@styled
+def class_activation_maps(images, rows: Mapping[str, tuple], labels: Sequence[str],
+                          title: str = "Class activation maps: where each model looks") -> Figure:
+    """Lesson 08: the images (top row) and, for each model, its CAM over the image.
+
+    ``images``: uint8 (N, 3, H, W); ``rows``: model name -> (maps (N, H, W) in [0, 1], predicted
+    class names, probabilities); ``labels``: the true class names."""
+    n = len(labels)
+    fig, axes = plt.subplots(1 + len(rows), n, figsize=(2.9 * n, 3.15 * (1 + len(rows))), squeeze=False)
+    pictures = images.permute(0, 2, 3, 1).cpu().numpy()
+    for j in range(n):
+        axes[0, j].imshow(pictures[j])
+        axes[0, j].set_title(labels[j], fontsize=12, fontweight="bold")
+        for i, (name, (maps, predicted, probability)) in enumerate(rows.items(), start=1):
+            ax = axes[i, j]
+            ax.imshow(pictures[j])
+            ax.imshow(maps[j].cpu().numpy(), cmap="inferno", alpha=0.55, vmin=0, vmax=1,
+                      extent=(-0.5, pictures.shape[2] - 0.5, pictures.shape[1] - 0.5, -0.5))
+            right = predicted[j] == labels[j]
+            ax.set_title(f"{'✓' if right else '✗'} {predicted[j]} ({probability[j]:.0%})", fontsize=11,
+                         color=GREEN if right else RED)
+    for i, name in enumerate(["image", *rows]):
+        axes[i, 0].set_ylabel(name, fontsize=13, fontweight="bold")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    fig.suptitle(title)
+    return fig
+
+
+__all__ += ["objective_penalty", "draw_objective", "objective_ranking", "class_activation_maps"]
