@@ -32,7 +32,7 @@ SCHEMA = "effnet_lab.sweep/1"
 SWEEPS = ("single-vs-compound", "grid-search", "formula-vs-official", "imagenette-resolution")
 
 # The CIFAR base: B0's table at a quarter width and half depth, stem stride 1 so a 32 px image still
-# has a 2x2 map at the end (with stride 2 it would be 1x1). About 4 MMACs: trainable on a CPU.
+# has a 2x2 map at the end (with stride 2 it would be 1x1). 2.5 MMACs with 10 classes: trainable on a CPU.
 CIFAR_BASE = ModelConfig(width_mult=0.25, depth_mult=0.5, stem_stride=1, resolution=32, dropout=0.1,
                          stochastic_depth=0.1, name="cifar-base")
 IMAGENETTE_BASE = ModelConfig(width_mult=0.5, depth_mult=0.5, dropout=0.2, stochastic_depth=0.1,

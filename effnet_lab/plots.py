@@ -372,6 +372,7 @@ def accuracy_vs_macs(table: "pd.DataFrame", title: str = "Scaling one dimension 
     """Accuracy (mean, +-1 std error bars, each seed as a faint dot) against MMACs, one line per rule.
 
     The ``base`` row starts every line: each rule scales the same model."""
+    import numpy as np
     import pandas as pd
 
     fig, ax = plt.subplots(figsize=(10.5, 6))
@@ -384,8 +385,15 @@ def accuracy_vs_macs(table: "pd.DataFrame", title: str = "Scaling one dimension 
         _errorbars(ax, list(part.mmacs), part, RULE_COLOURS.get(rule, GREY), f"{rule} only" if rule in
                    ("width", "depth", "resolution") else rule)
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set(xlabel="MMACs per image (millions of multiply-adds, log scale)", ylabel="test accuracy, %",
+    if len(base):  # ticks at the budgets: 1x, 2x, 4x ... the base's MACs
+        b = float(base.mmacs.iloc[0])
+        top = float(table.mmacs.max()) / b
+        ticks = [b * 2.0 ** k for k in range(0, int(round(np.log2(top))) + 1)] if top > 1 else [b]
+        ax.set_xticks(ticks, [f"{t:.1f}\n({t / b:.0f}×)" for t in ticks])
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(xlabel="MMACs per image (millions of multiply-adds, log scale; × the base)", ylabel="test accuracy, %",
            title=title)
     ax.text(0.01, 0.01, _provenance(table), transform=ax.transAxes, fontsize=10, color="#444444")
     ax.legend(loc="best")

@@ -12,8 +12,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "student_copies.py"
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-MY_LESSONS = ["00_start_here.ipynb", "01_mbconv_and_se.ipynb", "02_b0_baseline.ipynb",
-              "03_counting_flops.ipynb", "04_compound_scaling_explorer.ipynb"]
+MY_LESSONS = sorted(p.name for p in (Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 spec = importlib.util.spec_from_file_location("student_copies", SCRIPT)
 student_copies = importlib.util.module_from_spec(spec)
