@@ -730,6 +730,9 @@ class ObjectiveExplorer(widgets.VBox):
             self.target.value = target / objective_points(source).attrs["target"]
         super().__init__([widgets.HBox([self.source, self.mode]), widgets.HBox([self.w, self.target]),
                           self.text, self.image])
+        for part, name in ((self.source, "source"), (self.w, "w"), (self.target, "target"), (self.mode, "mode"),
+                           (self.text, "ranking"), (self.image, "figure")):
+            part.add_class(f"effnet-objective-{name}")
         for control in (self.source, self.w, self.target, self.mode):
             control.observe(lambda _change: self.render(), names="value")
         self.render()

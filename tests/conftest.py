@@ -25,6 +25,16 @@ def _quiet_known_warnings():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    # figures a test draws are closed after it (only where the test imported matplotlib)
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 @pytest.fixture(scope="session")
 def torch():
     import torch

@@ -11,6 +11,7 @@ Redraw latency is printed, not asserted (a shared CI machine is too noisy for a 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ from pathlib import Path
 import pytest
 
 import effnet_lab as el
-from effnet_lab.widgets import scaling_state
+from effnet_lab.widgets import objective_state, scaling_state
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("EFFNET_LAB_ARTIFACTS", ROOT / "test-artifacts"))
@@ -106,40 +107,39 @@ def page(browser, tmp_path):
         context.close()
 
 
-@pytest.fixture(scope="module")
-def voila_app(tmp_path_factory):
+@contextlib.contextmanager
+def serving(args: list[str], path: str, log: Path):
+    """A server on a free loopback port for the duration of the block; nothing left listening after."""
     port = free_port()
-    log = tmp_path_factory.mktemp("voila") / "voila.log"
-    server = Server([sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-                     "app/explorer.ipynb"], port, "/", log)
+    server = Server([*args, f"--port={port}"], port, path, log)
     try:
         server.wait()
         yield server
     finally:
         server.stop()
-    assert not listening(port), f"the app still listens on port {port}"
+    assert not listening(port), f"{args[2]} still listens on port {port}"
+
+
+@pytest.fixture(scope="module")
+def voila_app(tmp_path_factory):
+    with serving([sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", "app/explorer.ipynb"],
+                 "/", tmp_path_factory.mktemp("voila") / "voila.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    port = free_port()
     home = tmp_path_factory.mktemp("lab")
-    log = home / "lab.log"
     # every cell in the DOM (JupyterLab 4 otherwise skips rendering cells scrolled out of view)
     settings = home / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    server = Server([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-                     "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-                     "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={ROOT / 'notebooks'}",
-                     "--allow-root", f"--LabApp.workspaces_dir={home}", f"--LabApp.user_settings_dir={home / 'settings'}", "--ServerApp.disable_check_xsrf=True"],
-                    port, "/lab", log)
-    try:
-        server.wait()
+    with serving([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                  "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
+                  f"--ServerApp.root_dir={ROOT / 'notebooks'}", "--allow-root", f"--LabApp.workspaces_dir={home}",
+                  f"--LabApp.user_settings_dir={home / 'settings'}", "--ServerApp.disable_check_xsrf=True"],
+                 "/lab", home / "lab.log") as server:
         yield server
-    finally:
-        server.stop()
-    assert not listening(port), f"JupyterLab still listens on port {port}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,9 +151,14 @@ def headline(page) -> str:
     return page.inner_text(".effnet-headline").strip()
 
 
+def readout(page, selector: str) -> float:
+    # a slider's readout (two decimals, as every slider's step is 0.01 or 0.05; aria-valuenow is
+    # rounded further); ipywidgets writes negative numbers with a true minus sign
+    return float(page.text_content(f"{selector} .widget-readout").strip().replace("\u2212", "-"))
+
+
 def slider_value(page, name: str) -> float:
-    # the readout (two decimals, as every slider's step is 0.01 or 0.05); aria-valuenow is rounded further
-    return float(page.text_content(f".effnet-{name} .widget-readout"))
+    return readout(page, f".effnet-{name}")
 
 
 def expected_text(state) -> str:
@@ -242,10 +247,13 @@ def exercise_explorer(page, label: str) -> tuple[list[float], list[float]]:
     page.wait_for_function("() => ['alpha', 'beta', 'gamma', 'phi'].every(n => { const e = "
                            "document.querySelector(`.effnet-${n} .widget-readout`); "
                            "return e && e.textContent.trim() !== ''; })", timeout=60_000)
+    page.wait_for_function("() => { const e = document.querySelector('.effnet-dashboard'); "
+                           "return e && e.complete && e.naturalWidth > 0; }", timeout=60_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / f"{label}-start.png"), full_page=True)
     page.locator(".effnet-dashboard").scroll_into_view_if_needed()
     assert_no_error_output(page)
     assert_shows_analytic_cost(page)
-    page.screenshot(path=str(ARTIFACTS / f"{label}-start.png"), full_page=True)
     latencies = ([], [])
 
     # phi: drag the handle with the mouse; the numbers follow analytic_cost, and the figure redraws
@@ -279,6 +287,38 @@ def exercise_explorer(page, label: str) -> tuple[list[float], list[float]]:
     return latencies
 
 
+def ranking(page) -> list[str]:
+    return [t.strip() for t in page.locator(".effnet-objective-ranking tbody tr th").all_inner_texts()]
+
+
+def assert_ranking_matches(page) -> None:
+    w = readout(page, ".effnet-objective-w")
+    assert readout(page, ".effnet-objective-target") == 1.0  # T is the table's own
+    expected = objective_state("published", w=w)
+    assert ranking(page) == list(expected.index), (w, ranking(page))
+    first_score = page.locator(".effnet-objective-ranking tbody tr").first.locator("td").nth(2).inner_text()
+    assert float(first_score) == pytest.approx(round(expected.score.iloc[0], 4))
+
+
+def exercise_objective(page) -> list[float]:
+    """The NAS-objective tab: the ranking follows objective_state as w moves."""
+    page.locator(".lm-TabBar-tab", has_text="NAS objective").click()
+    page.wait_for_selector(".effnet-objective-ranking table", state="visible", timeout=60_000)
+    assert_ranking_matches(page)
+    latencies = []
+    for fraction in (0.05, 0.6):   # w from about -0.48 (cost matters a lot) to about -0.2
+        before = page.inner_text(".effnet-objective-ranking")
+        drag_slider(page, "objective-w", fraction)
+        start = time.perf_counter()
+        page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old",
+                               arg=[".effnet-objective-ranking", before], timeout=30_000)
+        latencies.append(time.perf_counter() - start)
+        assert_ranking_matches(page)
+    page.screenshot(path=str(ARTIFACTS / "app-objective.png"), full_page=True)
+    assert_no_error_output(page)
+    return latencies
+
+
 def report(label: str, latencies: tuple[list[float], list[float]]) -> None:
     for what, values in zip(("numbers shown", "figure redrawn"), latencies):
         ms = [1000 * s for s in values]
@@ -293,6 +333,8 @@ def test_classroom_app_sliders_show_exact_costs(voila_app, page):
     shown = page.inner_text("body")
     assert "import " not in shown and "compound_scaling_explorer(" not in shown, "the app shows code"
     report("Voilà app", latencies)
+    ms = [1000 * v for v in exercise_objective(page)]
+    print(f"Voilà app, NAS objective tab: ranking and figure updated after a w change, ms: {', '.join(f'{v:.0f}' for v in ms)}")
 
 
 def test_lesson_04_explorer_in_jupyterlab(lab, page):

@@ -6,19 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
 from effnet_lab import exercises, experiments, plots, widgets  # noqa: E402
 from effnet_lab.cost import grid_cost  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,6 @@ import effnet_lab as el  # noqa: E402
 from effnet_lab import exercises, plots, widgets  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 # --------------------------------------------------------------------------------------------
 # The compound-scaling explorer's callback
 # --------------------------------------------------------------------------------------------
