@@ -22,6 +22,13 @@ fi
 sweeps=()
 while [[ $# -gt 0 && $1 != -- ]]; do sweeps+=("$1"); shift; done
 [[ ${1:-} == -- ]] && shift
+for sweep in "${sweeps[@]}"; do
+    case $sweep in
+        single-vs-compound | grid-search | formula-vs-official | imagenette-resolution) ;;
+        *) echo "$0: unknown sweep '$sweep'; valid: single-vs-compound grid-search formula-vs-official imagenette-resolution" >&2
+           exit 2 ;;
+    esac
+done
 mkdir -p "$out/logs"
 pids=()
 # Ctrl-C (or a timeout's signal) reaches every shard; each keeps its finished trials and exits

@@ -155,3 +155,25 @@ def test_sweep_cli_rejects_a_bad_shard(capsys, tmp_path):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert "--shard" in err or "shard must satisfy" in err, err
+
+
+def test_sweep_parallel_script_refuses_bad_arguments(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "sweep_parallel.sh")
+    for args, message in [([], "usage:"), ([str(tmp_path), "0", "grid-search"], "SHARDS must be a whole number"),
+                          ([str(tmp_path), "2", "grid-serch"], "unknown sweep 'grid-serch'")]:
+        done = subprocess.run(["bash", script, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_sweep_parallel_script_runs_shards_into_one_file(image_folder, tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "sweep_parallel.sh")
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": os.getcwd()}
+    done = subprocess.run(["bash", script, str(tmp_path), "2", "formula-vs-official", "--", "--quick", "--data",
+                           str(image_folder), "--per-class", "4", "--batch-size", "4"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr + "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    rows = ex.ResultsStore(ex.results_path(tmp_path, "formula-vs-official")).read()
+    settings = tiny("formula-vs-official", image_folder)
+    assert sorted(r["trial_id"] for r in rows) == sorted(t.trial_id for t in ex.plan("formula-vs-official", settings))
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["formula-vs-official-1.log", "formula-vs-official-2.log"]
