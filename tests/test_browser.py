@@ -134,9 +134,11 @@ def lab(tmp_path_factory):
     settings = home / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    # a copy of the lessons, so nothing the browser does (autosave, RISE) can touch the repository's files
+    lessons = shutil.copytree(ROOT / "notebooks", home / "notebooks")
     with serving([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                   "--IdentityProvider.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
-                  f"--ServerApp.root_dir={ROOT / 'notebooks'}", "--allow-root", f"--LabApp.workspaces_dir={home}",
+                  f"--ServerApp.root_dir={lessons}", "--allow-root", f"--LabApp.workspaces_dir={home}",
                   f"--LabApp.user_settings_dir={home / 'settings'}", "--ServerApp.disable_check_xsrf=True"],
                  "/lab", home / "lab.log") as server:
         yield server
@@ -347,3 +349,15 @@ def test_lesson_04_explorer_in_jupyterlab(lab, page):
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     latencies = exercise_explorer(page, "lab")
     report("JupyterLab, lesson 04", latencies)
+
+    # the lesson as slides (jupyterlab-rise's preview): the slide boundaries the notebook carries
+    page.evaluate("() => window.jupyterapp.commands.execute('RISE:preview')")
+    deadline = time.monotonic() + 60
+    while not (frames := [f for f in page.frames if "/rise/04_compound_scaling_explorer" in f.url]):
+        assert time.monotonic() < deadline, "the RISE preview did not open"
+        page.wait_for_timeout(250)
+    slides = frames[0]
+    slides.wait_for_selector(".reveal .slides section.present", timeout=60_000)   # it opens at the active cell
+    assert "04 · Compound scaling explorer" in slides.locator(".reveal .slides > section").first.text_content()
+    assert slides.locator(".reveal .slides > section").count() >= 3
+    page.screenshot(path=str(ARTIFACTS / "lab-slides.png"))
