@@ -58,10 +58,10 @@ def plain_epoch(folder, indices, image_size, resolution, batch_size, device, wor
     return seen / (time.perf_counter() - start)
 
 
-def ours_epoch(model, subset, resolution, batch_size, device, compile_model) -> float:
+def ours_epoch(model, subset, resolution, batch_size, device, compile_model, amp=True, channels_last=None) -> float:
     # one model per resolution, reused by every repeat: torch.compile then compiles it once
-    history = fit(model, subset, epochs=1, batch_size=batch_size, lr=0.05, device=device,
-                  compile=compile_model, warmup_epochs=0, progress=False)
+    history = fit(model, subset, epochs=1, batch_size=batch_size, lr=0.05, device=device, amp=amp,
+                  channels_last=channels_last, compile=compile_model, warmup_epochs=0, progress=False)
     return history.final.images_per_second
 
 
@@ -73,10 +73,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop")
     parser.add_argument("--device", default=None)
-    parser.add_argument("--compile", action="store_true", help="torch.compile our model (GPU)")
+    parser.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
+                        help="torch.compile our model (GPU); optionally a mode such as reduce-overhead (CUDA graphs)")
+    parser.add_argument("--no-amp", action="store_true", help="ours without bf16/fp16 autocast")
+    parser.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                        help="ours: channels_last memory format (auto: on a CUDA GPU only)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     device = pick_device(args.device)
+    from effnet_lab.config import COMPILE_MODES
+
+    if args.compile is not True and args.compile is not False and args.compile not in COMPILE_MODES:
+        parser.error(f"argument --compile: mode must be one of {', '.join(COMPILE_MODES)}, got {args.compile!r}")
+    ours_options = (not args.no_amp, {"auto": None, "on": True, "off": False}[args.channels_last])
     workers = os.cpu_count() or 1
     where = eldata.resolve(args.data)
     if isinstance(where, str):
@@ -93,19 +102,21 @@ def main() -> None:
           f"torch {torch.__version__}, torchvision {torchvision.__version__}")
     print(f"data: {folder} ({len(trainset)} images), {n} per timed epoch, batch {args.batch_size}; "
           f"one-time decode/cache load of ours: {decode_s:.1f} s")
+    print(f"ours: autocast {'off' if args.no_amp else 'on (GPU)'}, channels_last {args.channels_last}, "
+          f"compile {args.compile}")
     print(f"{'res':>5} {'plain img/s':>12} {'ours img/s':>11} {'ratio':>7}   runs (plain | ours)")
     for res in args.resolutions:
         torch.manual_seed(0)
         model = el.efficientnet("b0", num_classes=10, resolution=res)
         if args.compile:  # compile once outside the timing; report it
             t = time.perf_counter()
-            ours_epoch(model, subset, res, args.batch_size, device, True)
+            ours_epoch(model, subset, res, args.batch_size, device, args.compile, *ours_options)
             print(f"  compile warm-up at {res}px: {time.perf_counter() - t:.1f} s")
         plain, ours = [], []
         for _ in range(args.repeats):
             plain.append(plain_epoch(folder, subset_index.tolist(), trainset.image_size[0], res, args.batch_size,
                                       device, workers))
-            ours.append(ours_epoch(model, subset, res, args.batch_size, device, args.compile))
+            ours.append(ours_epoch(model, subset, res, args.batch_size, device, args.compile, *ours_options))
         p, o = statistics.median(plain), statistics.median(ours)
         print(f"{res:>5} {p:12.1f} {o:11.1f} {o / p:6.2f}x   {' '.join(f'{v:.0f}' for v in plain)} | "
               f"{' '.join(f'{v:.0f}' for v in ours)}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, Resolution, check_resolution,
+from .config import (COMPILE_MODES, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, Resolution, check_resolution,
                      compound_scaling, flops_factor, official_config)
 
 
@@ -235,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=int, help="train on a class-balanced seeded subset of N images per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile", nargs="?", const=True, default=False, choices=(True, *COMPILE_MODES), metavar="MODE",
+                   help="torch.compile the model; optionally a mode: " + ", ".join(COMPILE_MODES)
+                        + " (reduce-overhead adds CUDA graphs)")
     p.add_argument("--no-amp", action="store_true", help="no bf16/fp16 autocast on a GPU")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)

@@ -335,6 +335,10 @@ PAPER_TOP1 = {"b0": 77.1, "b1": 79.1, "b2": 80.1, "b3": 81.6, "b4": 82.9, "b5": 
 
 PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA = 1.2, 1.1, 1.15
 
+# torch.compile's modes, accepted by train.fit(compile=...) and `train --compile MODE` (kept here,
+# torch-free, so the command line can list them without importing torch)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 
 def _variant_key(name: object) -> str:
     key = str(name).lower().strip()

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import check_finite, check_positive_int
+from .config import COMPILE_MODES, check_finite, check_positive_int
 from .data import DeviceLoader, ImageTensors, atomic_save
 
 OPTIMIZERS = ("sgd", "rmsprop", "adamw")
@@ -142,12 +142,13 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         batch_size: int = 128, lr: float | None = None, optimizer: str = "sgd", schedule: str = "cosine",
         weight_decay: float = 5e-5, label_smoothing: float = 0.1, warmup_epochs: float = 1.0,
         resolution=None, device: "str | torch.device | None" = None, amp: bool = True,
-        channels_last: bool | None = None, compile: bool = False, seed: int = 0,
+        channels_last: bool | None = None, compile: "bool | str" = False, seed: int = 0,
         checkpoint: "str | Path | None" = None, checkpoint_extra: dict | None = None,
         progress: bool = True) -> History:
     """Train ``model`` on ``train`` for ``epochs``; evaluate on ``val`` after each epoch.
 
-    ``resolution`` defaults to ``model.config.resolution``; images are resized on the device. With a
+    ``compile``: True for ``torch.compile``'s default mode, or a mode name ("reduce-overhead" adds CUDA
+    graphs, "max-autotune"). ``resolution`` defaults to ``model.config.resolution``; images are resized on the device. With a
     ``checkpoint`` path, state is saved atomically after every epoch and an existing checkpoint is
     resumed (same seed: the same numbers as an uninterrupted run on the CPU). ``checkpoint_extra``
     (plain data: config dict, class names) is stored beside the state so the file rebuilds the model.
@@ -167,6 +168,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     check_finite("weight_decay", weight_decay, minimum=0)
     check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
     check_finite("warmup_epochs", warmup_epochs, minimum=0)
+    if not isinstance(compile, bool) and compile not in COMPILE_MODES:
+        raise ValueError(f"compile must be True, False or a mode among {COMPILE_MODES}, got {compile!r}")
     dev = pick_device(device)
     if len(train) < batch_size:
         raise ValueError(f"batch_size ({batch_size}) must not exceed the {len(train)} training images")
@@ -197,7 +200,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         torch.set_rng_state(state["rng"].cpu())
         history, start = History.from_dicts(state["history"]), state["epoch"]
 
-    step_fn = torch.compile(model) if compile else model
+    step_fn = (torch.compile(model) if compile is True else
+               torch.compile(model, mode=compile) if compile else model)
     for epoch in range(start, epochs):
         train_loader.set_epoch(epoch)
         model.train()

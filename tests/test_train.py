@@ -89,6 +89,7 @@ def test_bad_training_arguments(image_folder):
         (dict(lr=-1), "lr must be a finite real number > 0, got -1"),
         (dict(batch_size=100), r"batch_size \(100\) must not exceed the 36 training images"),
         (dict(device="tpu"), "device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got 'tpu'"),
+        (dict(compile="fast"), r"compile must be True, False or a mode among \('default', 'reduce-overhead'"),
     ]:
         with pytest.raises(ValueError, match=message):
             train.fit(model, trainset, **{"epochs": 1, "progress": False, **kwargs})
@@ -132,6 +133,7 @@ def test_cli_train_then_evaluate_round_trip(image_folder, tmp_path, capsys):
     (["train", "--data", "d", "--out", "x", "--stem-stride", "3"], "stem_stride must be 1 or 2, got 3"),
     (["train", "--data", "d", "--out", "x", "--device", "tpu"], "device must be"),
     (["train", "--data", "d", "--out", "x", "--optimizer", "lion"], "invalid choice: 'lion'"),
+    (["train", "--data", "d", "--out", "x", "--compile", "fast"], "invalid choice: 'fast'"),
     (["evaluate", "--checkpoint", "/no/file.pt", "--data", "d"], "checkpoint '/no/file.pt' does not exist"),
 ])
 def test_cli_bad_arguments(argv, message, capsys):
