@@ -294,8 +294,10 @@ def _stage_bars(ax, base: Sequence[int], scaled: Sequence[int], title: str, colo
     ax.legend(loc="upper left", fontsize=11)
 
 
-def draw_scaling_dashboard(fig: Figure, state: "ScalingState") -> Figure:
-    """Fill ``fig`` with the explorer's four panels (no pyplot: safe inside a widget callback)."""
+def draw_scaling_dashboard(fig: Figure, state: "ScalingState", title: bool = True) -> Figure:
+    """Fill ``fig`` with the explorer's four panels (no pyplot: safe inside a widget callback).
+
+    ``title=False`` leaves out the headline (the explorer prints it as text above the figure)."""
     import numpy as np
 
     fig.clear()
@@ -331,9 +333,11 @@ def draw_scaling_dashboard(fig: Figure, state: "ScalingState") -> Figure:
     table = state.stage_table
     _stage_bars(layers_ax, table.b0_layers, table.layers, "Layers per stage", BLUE)
     _stage_bars(width_ax, table.b0_channels, table.channels, "Output channels per stage", ORANGE)
-    fig.suptitle(state.headline, fontsize=14)
+    if title:
+        fig.suptitle(state.headline, fontsize=14)
     # A fixed layout: constrained layout would double the redraw time of the slider.
-    fig.subplots_adjust(left=0.055, right=0.985, bottom=0.075, top=0.87, hspace=0.38, wspace=0.16)
+    fig.subplots_adjust(left=0.055, right=0.985, bottom=0.075, top=0.87 if title else 0.95, hspace=0.38,
+                        wspace=0.16)
     return fig
 
 
