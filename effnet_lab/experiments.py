@@ -74,6 +74,12 @@ class Settings:
             if v not in PUBLISHED or v == "b0":
                 raise ValueError(f"variants must be names among b1-b7, got {v!r}")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Settings":
+        """The inverse of ``to_dict`` (as stored in every results line)."""
+        tuples = ("seeds", "budgets", "variants", "resolutions")
+        return cls(**{**d, "base": ModelConfig.from_dict(d["base"]), **{k: tuple(d[k]) for k in tuples}})
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["base"] = self.base.to_dict()
@@ -310,9 +316,7 @@ def load_results(sweep: str, folder: "str | Path | None" = None):
     table = ResultsStore(path).table()
     if table.empty:
         raise ValueError(f"{str(path)!r} holds no trials yet")
-    settings = Settings(**{**table.settings.iloc[0], "base": ModelConfig.from_dict(table.settings.iloc[0]["base"]),
-                           **{k: tuple(table.settings.iloc[0][k]) for k in ("seeds", "budgets", "variants",
-                                                                             "resolutions")}})
+    settings = Settings.from_dict(table.settings.iloc[0])
     # rows do not store the class count; the one whose parameter count matches the first row's
     first = ModelConfig.from_dict(table.config.iloc[0])
     classes = next((n for n in (10, 100, 1000) if analytic_cost(first, num_classes=n).params == table.params.iloc[0]), 10)

@@ -177,3 +177,9 @@ def test_sweep_parallel_script_runs_shards_into_one_file(image_folder, tmp_path)
     settings = tiny("formula-vs-official", image_folder)
     assert sorted(r["trial_id"] for r in rows) == sorted(t.trial_id for t in ex.plan("formula-vs-official", settings))
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["formula-vs-official-1.log", "formula-vs-official-2.log"]
+
+
+def test_settings_round_trip_through_a_results_line():
+    for sweep in ex.SWEEPS:
+        settings = ex.default_settings(sweep)
+        assert ex.Settings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
