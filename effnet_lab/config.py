@@ -273,6 +273,14 @@ class ModelConfig:
     def hw(self) -> tuple[int, int]:
         return as_hw(self.resolution)
 
+    @property
+    def network_key(self) -> tuple:
+        """What the built network depends on, and nothing else: two configs with equal keys build
+        the same layers from the same seed (e.g. width 0.25 and 0.258 round to the same channels),
+        so training both would repeat one experiment. The name and the unrounded multipliers are not in it."""
+        return (self.stages, self.stem_stride, self.stem_channels, self.head_channels, self.hw, self.dropout,
+                self.stochastic_depth, self.bn_eps, self.bn_momentum)
+
     def replace(self, **changes: object) -> "ModelConfig":
         """A copy with some fields changed (validated like a new config)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

@@ -341,6 +341,32 @@ def results_path(out_dir: "str | Path", sweep: str) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
+# The settings that decide how a network is trained and tested (the grid's tolerance, say, does not).
+TRAINING_SETTINGS = ("data", "per_class", "epochs", "batch_size", "warmup_epochs", "seeds")
+
+
+def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, tuple[str, dict]]:
+    """Networks already trained in ``out_dir`` (any sweep) with the same data, training and seeds:
+    ``{network_key: ("file#trial_id", row)}``. A trial whose network is among them is not trained
+    again (the published B1 and the phi formula often round to one network; ``formula-vs-official``'s
+    b0 is ``single-vs-compound``'s base): same network, same seeds, same images give the same
+    experiment (bit for bit on a CPU), so a re-run would only spend time."""
+    wanted = {k: settings.to_dict()[k] for k in TRAINING_SETTINGS}
+    found: dict[tuple, tuple[str, dict]] = {}
+    for sweep in SWEEPS:
+        path = results_path(out_dir, sweep)
+        try:
+            rows = ResultsStore(path).read()
+        except ValueError:  # a damaged or foreign file is reported when its own sweep runs
+            continue
+        for row in rows:
+            if row.get("reused_from") or {k: row.get("settings", {}).get(k) for k in TRAINING_SETTINGS} != wanted:
+                continue
+            key = ModelConfig.from_dict(row["config"]).network_key
+            found.setdefault(key, (f"{path.name}#{row['trial_id']}", row))
+    return found
+
+
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     """``(i, n)``: the i-th of n interleaved parts of a plan, 1 <= i <= n."""
     try:
@@ -358,13 +384,16 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows.
 
     ``shard=(i, n)`` trains only trials i, i+n, i+2n, ... of the plan (counting from 1), so n
-    processes can share one GPU (small models leave most of it idle) and write to one file.
+    processes can share one GPU (small models leave most of it idle) and write to one file; trials
+    that build the same network go to the same shard. A trial whose network was already trained in
+    ``out_dir`` with the same training settings (see ``trained_networks``) is recorded from that
+    result, with ``reused_from`` naming it and ``train_seconds`` 0, instead of being trained again.
     """
     import torch
 
     from .data import load_pair
     from .model import EfficientNet
-    from .train import evaluate, fit, pick_device, provenance
+    from .train import evaluate, fit, pick_device
 
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
@@ -386,10 +415,24 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     log(f"{sweep}: {len(trials)} trials x {len(settings.seeds)} seeds on {len(train)} training images "
         f"({settings.data}), {len(done)} already done, device {dev}"
         + (f", shard {part}/{parts}" if parts > 1 else ""))
+    first = {}  # network -> the first trial number that builds it: that trial's shard trains it
     for n, trial in enumerate(trials, start=1):
-        if trial.trial_id in done or (n - part) % parts:
+        first.setdefault(trial.config.network_key, n)
+    for n, trial in enumerate(trials, start=1):
+        if trial.trial_id in done or (first[trial.config.network_key] - part) % parts:
             continue
         cost = analytic_cost(trial.config, num_classes=len(train.classes))
+        source = trained_networks(out_dir, settings).get(trial.config.network_key)
+        if source is not None:
+            origin, src = source
+            row = _row(sweep, trial, cost, base_macs, settings, train, test, dev,
+                       {**{k: src[k] for k in ("accuracies", "accuracy_mean", "accuracy_std", "images_per_second")},
+                        "train_seconds": 0.0, "reused_from": origin})
+            row.update(device=src["device"], torch=src["torch"])  # where the accuracies were measured
+            store.append(row)
+            log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {origin}, not trained again "
+                f"(accuracy {row['accuracy_mean']:.3f})")
+            continue
         accuracies, seconds, speeds = [], 0.0, []
         for seed in settings.seeds:
             torch.manual_seed(seed)
@@ -405,21 +448,26 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                 atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
                              "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
                              "accuracy": accuracies[-1]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
-        row = {
-            "schema": SCHEMA, "sweep": sweep, "trial_id": trial.trial_id, "rule": trial.rule,
-            "alpha": trial.alpha, "beta": trial.beta, "gamma": trial.gamma, "phi": trial.phi,
-            "width_mult": trial.config.width_mult, "depth_mult": trial.config.depth_mult,
-            "resolution": trial.config.to_dict()["resolution"], "macs": cost.macs, "params": cost.params,
-            "budget": trial.budget,
-            "budget_ratio": cost.macs / (trial.budget * base_macs) if trial.budget else None,
-            "seeds": list(settings.seeds), "accuracies": accuracies,
-            "accuracy_mean": statistics.mean(accuracies),
+        row = _row(sweep, trial, cost, base_macs, settings, train, test, dev, {
+            "accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
             "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-            "train_seconds": seconds, "images_per_second": statistics.mean(speeds),
-            "n_train": len(train), "n_test": len(test), "config": trial.config.to_dict(),
-            "settings": settings.to_dict(), "extra": trial.extra, **provenance(dev),
-        }
+            "train_seconds": seconds, "images_per_second": statistics.mean(speeds)})
         store.append(row)
         log(f"[{n}/{len(trials)}] {trial.trial_id}: {cost.macs / 1e6:.1f} MMACs, accuracy "
             f"{row['accuracy_mean']:.3f} +- {row['accuracy_std']:.3f} ({seconds:.0f} s)")
     return store.read()
+
+
+def _row(sweep, trial, cost, base_macs, settings, train, test, dev, measured: dict) -> dict:
+    """One results line: the trial's plan and cost, ``measured`` (accuracies, time), provenance."""
+    from .train import provenance
+
+    return {
+        "schema": SCHEMA, "sweep": sweep, "trial_id": trial.trial_id, "rule": trial.rule,
+        "alpha": trial.alpha, "beta": trial.beta, "gamma": trial.gamma, "phi": trial.phi,
+        "width_mult": trial.config.width_mult, "depth_mult": trial.config.depth_mult,
+        "resolution": trial.config.to_dict()["resolution"], "macs": cost.macs, "params": cost.params,
+        "budget": trial.budget, "budget_ratio": cost.macs / (trial.budget * base_macs) if trial.budget else None,
+        "seeds": list(settings.seeds), **measured, "n_train": len(train), "n_test": len(test),
+        "config": trial.config.to_dict(), "settings": settings.to_dict(), "extra": trial.extra, **provenance(dev),
+    }

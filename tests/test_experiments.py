@@ -74,6 +74,30 @@ def test_quick_sweep_resumes_and_equals_an_uninterrupted_run(image_folder, tmp_p
     assert not any("base:" in m or "width-x2:" in m for m in trained)  # finished trials were skipped
 
 
+def test_a_network_already_trained_is_reused_not_trained_again(image_folder, tmp_path):
+    settings = tiny("formula-vs-official", image_folder)
+    trials = {t.trial_id: t for t in ex.plan("formula-vs-official", settings)}
+    # at this width the published B1 and the phi formula round to one network (names and multipliers differ)
+    assert trials["official-b1"].config != trials["formula-b1"].config
+    assert trials["official-b1"].config.network_key == trials["formula-b1"].config.network_key
+    assert trials["b0"].config.network_key != trials["official-b1"].config.network_key
+    # single-vs-compound first: its base is formula-vs-official's b0, trained with the same settings
+    base = ex.run_sweep("single-vs-compound", tmp_path, ex.Settings(**{**settings.__dict__, "budgets": (1.0,)}),
+                        log=lambda m: None)
+    logs = []
+    rows = {r["trial_id"]: r for r in ex.run_sweep("formula-vs-official", tmp_path, settings, log=logs.append)}
+    assert rows["b0"]["reused_from"] == "single_vs_compound.jsonl#base"
+    assert rows["b0"]["accuracies"] == base[0]["accuracies"] and rows["b0"]["train_seconds"] == 0.0
+    assert rows["formula-b1"]["reused_from"] == "formula_vs_official.jsonl#official-b1"
+    assert rows["formula-b1"]["accuracies"] == rows["official-b1"]["accuracies"]
+    assert "reused_from" not in rows["official-b1"] and rows["official-b1"]["train_seconds"] > 0
+    assert sum("not trained again" in m for m in logs) == 2
+    # other training settings (here more epochs) are another experiment: nothing is reused
+    other = ex.Settings(**{**settings.__dict__, "epochs": 2})
+    fresh = ex.run_sweep("formula-vs-official", tmp_path / "other", other, log=lambda m: None)
+    assert [r.get("reused_from") for r in fresh] == [None, None, "formula_vs_official.jsonl#official-b1"]
+
+
 def test_damaged_or_foreign_results_files_are_refused(image_folder, tmp_path):
     settings = tiny("grid-search", image_folder)
     path = ex.results_path(tmp_path, "grid-search")
@@ -126,7 +150,10 @@ def test_shards_split_the_plan_and_share_one_file(image_folder, tmp_path):
     settings = tiny("formula-vs-official", image_folder)
     whole = ex.run_sweep("formula-vs-official", tmp_path / "a", settings, log=lambda m: None)
     first = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(1, 2))
-    assert [r["trial_id"] for r in first] == [r["trial_id"] for r in whole][0::2]
+    # trials 1 and 3 of b0, official-b1, formula-b1; but formula-b1 builds official-b1's network,
+    # so it goes with trial 2 to shard 2, which trains that network once
+    assert [r["trial_id"] for r in whole] == ["b0", "official-b1", "formula-b1"]
+    assert [r["trial_id"] for r in first] == ["b0"]
     both = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(2, 2))
     by_id = lambda rows: sorted(strip(rows), key=lambda r: r["trial_id"])  # noqa: E731
     assert by_id(both) == by_id(whole)
