@@ -123,6 +123,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     torch.manual_seed(args.seed)
     model = EfficientNet(config, num_classes=len(train.classes))
     began = time.perf_counter()
+    origin = provenance(device)  # the code at the start (a commit made during a long run is not it)
     info = {"config": config.to_dict(), "classes": train.classes, "resolution": config.to_dict()["resolution"]}
     try:
         history = fit(model, train, test, args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -138,7 +139,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                # time of every epoch, including those of an interrupted earlier run
                "seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": time.perf_counter() - began,
                "epochs": args.epochs, "n_train": len(train), "data": str(args.data), "seed": args.seed,
-               "history": history.to_dicts(), **info, **provenance(device)}
+               "history": history.to_dicts(), **info, **origin, "date": provenance(device)["date"]}
     _write_json(out / "metrics.json", metrics)
     print(f"test accuracy {metrics['accuracy']:.4f} on {result['n']} images; wrote {out / 'metrics.json'} "
           f"and {out / 'last.pt'}")

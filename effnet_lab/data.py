@@ -288,13 +288,20 @@ def load_pair(data: "str | Path", image_size: Resolution | None = None,
 # ---------------------------------------------------------------------------------------------
 
 
-def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Per-sample random crop of a zero-padded batch and random horizontal flip, all on x's device."""
+def draw_crop_flip(batch: int, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """The random part of ``random_crop_flip`` for one batch, drawn on the CPU so that a seed gives
+    the same augmentation on every device: (3, batch) int64 rows dy, dx, flip."""
+    dy = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (batch,), generator=generator)
+    flip = torch.rand(batch, generator=generator) < 0.5
+    return torch.stack([dy, dx, flip.long()])
+
+
+def crop_flip(x: torch.Tensor, padding: int, draws: torch.Tensor) -> torch.Tensor:
+    """Crop each image of a zero-padded batch at (dy, dx) and flip it where ``flip``; ``draws`` is
+    ``draw_crop_flip``'s (3, B), on x's device. Everything here runs on the device."""
     b, _, h, w = x.shape
-    # draw on the CPU so a seed gives the same augmentation on every device
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+    dy, dx, flip = draws[0], draws[1], draws[2].bool()
     padded = F.pad(x, (padding,) * 4)
     rows = dy[:, None] + torch.arange(h, device=x.device)                   # (B, H)
     cols = torch.arange(w, device=x.device).expand(b, w)
@@ -303,6 +310,11 @@ def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) 
     out = padded[batch, :, rows[:, :, None], cols[:, None, :]]              # (B, H, W, C)
     # contiguous NCHW: a permuted view is channels_last in memory, which takes slow CPU conv paths
     return out.permute(0, 3, 1, 2).contiguous()
+
+
+def random_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
+    """Per-sample random crop of a zero-padded batch and random horizontal flip, on x's device."""
+    return crop_flip(x, padding, draw_crop_flip(x.shape[0], padding, generator).to(x.device))
 
 
 class DeviceLoader:
@@ -338,14 +350,21 @@ class DeviceLoader:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.labels)
+        n, bs = len(self.labels), self.batch_size
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(n, generator=generator) if self.train else torch.arange(n)
+        augment = self.train and self.padding > 0
+        if augment:  # every batch's crops and flips, drawn in the order batch-by-batch drawing takes them
+            draws = torch.cat([draw_crop_flip(len(order[i * bs:(i + 1) * bs]), self.padding, generator)
+                               for i in range(len(self))], dim=1).to(self.device)
+        # One copy to the device per epoch, not per batch: copying a CPU tensor to a CUDA device
+        # waits for the GPU to finish its queue, so per-batch copies would stall every step.
+        order = order.to(self.device)
         for i in range(len(self)):
-            index = order[i * self.batch_size:(i + 1) * self.batch_size].to(self.device)
+            index = order[i * bs:(i + 1) * bs]
             x = self.images[index]                                            # (B, 3, h, w) uint8
-            if self.train and self.padding > 0:
-                x = random_crop_flip(x, self.padding, generator)
+            if augment:
+                x = crop_flip(x, self.padding, draws[:, i * bs:(i + 1) * bs])
             x = x.float()
             if tuple(x.shape[2:]) != self.resolution:
                 up = self.resolution[0] > x.shape[2]

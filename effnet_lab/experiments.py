@@ -393,13 +393,15 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
 
     from .data import load_pair
     from .model import EfficientNet
-    from .train import evaluate, fit, pick_device
+    from .train import evaluate, fit, pick_device, provenance
 
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
     settings = settings or default_settings(sweep)
     part, parts = check_shard(shard)
     dev = pick_device(device)
+    # the code that runs is the code at the start: a commit made while a long sweep runs is not it
+    origin = provenance(dev)
     store = ResultsStore(results_path(out_dir, sweep))
     done = {}
     for row in store.read():
@@ -424,13 +426,13 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
         cost = analytic_cost(trial.config, num_classes=len(train.classes))
         source = trained_networks(out_dir, settings).get(trial.config.network_key)
         if source is not None:
-            origin, src = source
-            row = _row(sweep, trial, cost, base_macs, settings, train, test, dev,
+            reused_from, src = source
+            row = _row(sweep, trial, cost, base_macs, settings, train, test, origin,
                        {**{k: src[k] for k in ("accuracies", "accuracy_mean", "accuracy_std", "images_per_second")},
-                        "train_seconds": 0.0, "reused_from": origin})
+                        "train_seconds": 0.0, "reused_from": reused_from})
             row.update(device=src["device"], torch=src["torch"])  # where the accuracies were measured
             store.append(row)
-            log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {origin}, not trained again "
+            log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {reused_from}, not trained again "
                 f"(accuracy {row['accuracy_mean']:.3f})")
             continue
         accuracies, seconds, speeds = [], 0.0, []
@@ -448,7 +450,7 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                 atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
                              "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
                              "accuracy": accuracies[-1]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
-        row = _row(sweep, trial, cost, base_macs, settings, train, test, dev, {
+        row = _row(sweep, trial, cost, base_macs, settings, train, test, origin, {
             "accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
             "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
             "train_seconds": seconds, "images_per_second": statistics.mean(speeds)})
@@ -458,10 +460,12 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     return store.read()
 
 
-def _row(sweep, trial, cost, base_macs, settings, train, test, dev, measured: dict) -> dict:
-    """One results line: the trial's plan and cost, ``measured`` (accuracies, time), provenance."""
-    from .train import provenance
+def _row(sweep, trial, cost, base_macs, settings, train, test, origin: dict, measured: dict) -> dict:
+    """One results line: the trial's plan and cost, ``measured`` (accuracies, time), ``origin``
+    (``train.provenance`` at the sweep's start) with the date the trial finished."""
+    import datetime
 
+    finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     return {
         "schema": SCHEMA, "sweep": sweep, "trial_id": trial.trial_id, "rule": trial.rule,
         "alpha": trial.alpha, "beta": trial.beta, "gamma": trial.gamma, "phi": trial.phi,
@@ -469,5 +473,5 @@ def _row(sweep, trial, cost, base_macs, settings, train, test, dev, measured: di
         "resolution": trial.config.to_dict()["resolution"], "macs": cost.macs, "params": cost.params,
         "budget": trial.budget, "budget_ratio": cost.macs / (trial.budget * base_macs) if trial.budget else None,
         "seeds": list(settings.seeds), **measured, "n_train": len(train), "n_test": len(test),
-        "config": trial.config.to_dict(), "settings": settings.to_dict(), "extra": trial.extra, **provenance(dev),
+        "config": trial.config.to_dict(), "settings": settings.to_dict(), "extra": trial.extra, **origin, "date": finished,
     }

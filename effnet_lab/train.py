@@ -127,14 +127,16 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
     model = model.to(data.device)
     n_classes = len(data.classes)
     confusion = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=data.device)
-    loss_sum, n = 0.0, 0
+    # float64 like the Python float it replaces (MPS has no float64)
+    loss_sum = torch.zeros((), dtype=torch.float32 if data.device.type == "mps" else torch.float64, device=data.device)
+    n = 0
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode(), _autocast(data.device, amp):
             for x, y in data:
                 logits = model(x).float()
-                loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+                loss_sum += F.cross_entropy(logits, y, reduction="sum")  # summed on the device: no sync per batch
                 n += len(y)
                 confusion += torch.bincount(y * n_classes + logits.argmax(1),
                                             minlength=n_classes**2).view(n_classes, n_classes)
@@ -142,7 +144,7 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
         model.train(was_training)
     confusion = confusion.cpu()
     per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1)).tolist()
-    return {"accuracy": confusion.diag().sum().item() / max(n, 1), "loss": loss_sum / max(n, 1), "n": n,
+    return {"accuracy": confusion.diag().sum().item() / max(n, 1), "loss": loss_sum.item() / max(n, 1), "n": n,
             "per_class_accuracy": dict(zip(data.classes, per_class)), "confusion": confusion.tolist(),
             "classes": list(data.classes)}
 

@@ -137,6 +137,37 @@ def test_random_crop_flip_moves_whole_images():
     assert set(padded.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
 
 
+def test_an_epochs_augmentation_is_drawn_at_once_as_batch_by_batch_drawing_would():
+    images = torch.randint(0, 256, (50, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    ds = data.ImageTensors(images, torch.arange(50) % 5, list("abcde"), "synthetic")
+    loader = DeviceLoader(ds, batch_size=16, resolution=8, train=True, seed=7)
+    loader.set_epoch(2)
+    # the reference: draw each batch's crops and flips just before using it
+    g = torch.Generator().manual_seed(7 * 100_003 + 2)
+    order = torch.randperm(50, generator=g)
+    batches = list(loader)
+    assert len(batches) == 3  # 50 // 16: the partial batch is dropped while training
+    for i, (x, y) in enumerate(batches):
+        index = order[i * 16:(i + 1) * 16]
+        expected = data.random_crop_flip(images[index], loader.padding, g).float()
+        expected = (expected - loader.mean) / loader.std
+        assert torch.equal(y, ds.labels[index]) and torch.allclose(x, expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_batches_on_a_gpu_never_wait_for_it():
+    images = torch.randint(0, 256, (512, 3, 32, 32), dtype=torch.uint8)
+    ds = data.ImageTensors(images, torch.arange(512) % 4, list("abcd"), "synthetic")
+    batches = iter(DeviceLoader(ds, 64, 48, "cuda", train=True, channels_last=True))
+    next(batches)  # the epoch's order and draws go to the GPU once, here
+    torch.cuda.set_sync_debug_mode("error")  # any later host-device synchronisation raises
+    try:
+        rest = [x.sum() for x, _ in batches]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(rest) == 7
+
+
 def test_a_plain_class_tree_holds_out_a_seeded_tenth(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFNET_LAB_CACHE", str(tmp_path / "cache"))
     root = make_image_folder(tmp_path / "d", per_split={"all": 20}) / "all"
