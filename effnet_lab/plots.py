@@ -486,6 +486,28 @@ def live_over_saved(saved: "pd.DataFrame", live: "pd.DataFrame", note: str = "",
     return fig
 
 
+@styled
+def run_vs_run(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str, str] = ("first", "second"),
+               title: str = "One sweep, two runs") -> Figure:
+    """Each shared trial's accuracy in one run against the other (±1 std both ways), coloured by
+    rule, with the diagonal where the runs agree exactly."""
+    fig, ax = plt.subplots(figsize=(7.5, 7))
+    shared = [t for t in first.trial_id if t in set(second.trial_id)]
+    x, y = first.loc[shared], second.loc[shared]
+    for rule in dict.fromkeys(x.rule):
+        m = (x.rule == rule).to_numpy()
+        ax.errorbar(x.accuracy_mean[m] * 100, y.accuracy_mean[m] * 100, xerr=x.accuracy_std[m] * 100,
+                    yerr=y.accuracy_std[m] * 100, fmt="o", capsize=4, color=RULE_COLOURS.get(rule, GREY), label=rule)
+    values = [*(x.accuracy_mean - x.accuracy_std), *(y.accuracy_mean - y.accuracy_std),
+              *(x.accuracy_mean + x.accuracy_std), *(y.accuracy_mean + y.accuracy_std)]
+    lo, hi = min(values) * 100 - 2, max(values) * 100 + 2
+    ax.plot([lo, hi], [lo, hi], color=GREY, linestyle="--", linewidth=1.5, label="the same accuracy")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", title=title,
+           xlabel=f"{names[0]}: test accuracy, %", ylabel=f"{names[1]}: test accuracy, %")
+    ax.legend(loc="upper left", fontsize=11)
+    return fig
+
+
 def draw_constraint_maps(fig: Figure, data: Mapping, candidates: "pd.DataFrame | None" = None,
                          point: tuple[float, float] | None = None) -> Figure:
     """Fill ``fig`` with the lesson-06 maps over (alpha, beta): left the gamma implied by
@@ -589,7 +611,7 @@ def grid_accuracy_vs_cost(table: "pd.DataFrame",
     return fig
 
 
-__all__ += ["live_over_saved", "draw_constraint_maps", "constraint_maps", "grid_accuracy_vs_cost"]
+__all__ += ["live_over_saved", "run_vs_run", "draw_constraint_maps", "constraint_maps", "grid_accuracy_vs_cost"]
 
 
 # --- lessons 07-08 ---

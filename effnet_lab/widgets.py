@@ -411,6 +411,30 @@ def compound_vs_best_single(table: "pd.DataFrame") -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("budget")
 
 
+def compare_runs(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str, str] = ("first", "second")) -> "pd.DataFrame":
+    """The trials two runs of one sweep share (say the same settings on a GPU and on a CPU), side by
+    side: mean and std of each (%), the ``difference`` (second minus first, points) and ``noise``,
+    the two seed spreads combined (sqrt(std1² + std2²)); ``beyond noise`` marks |difference| > noise."""
+    import pandas as pd
+
+    a, b = names
+    shared = [t for t in first.trial_id if t in set(second.trial_id)]
+    if not shared:
+        raise ValueError(f"the two runs share no trial (first: {list(first.trial_id)}, second: {list(second.trial_id)})")
+    rows = []
+    for trial in shared:
+        x, y = first.loc[trial], second.loc[trial]
+        if x.macs != y.macs:
+            raise ValueError(f"trial {trial!r} is a different network in the two runs ({x.macs} vs {y.macs} MACs)")
+        diff, noise = 100 * (y.accuracy_mean - x.accuracy_mean), 100 * math.hypot(x.accuracy_std, y.accuracy_std)
+        rows.append({"trial": trial, "MMACs": round(float(x.mmacs), 2),
+                     f"{a} %": round(100 * float(x.accuracy_mean), 1), f"{a} ±": round(100 * float(x.accuracy_std), 1),
+                     f"{b} %": round(100 * float(y.accuracy_mean), 1), f"{b} ±": round(100 * float(y.accuracy_std), 1),
+                     "difference (points)": round(diff, 1), "noise (points)": round(noise, 1),
+                     "beyond noise": abs(diff) > noise})
+    return pd.DataFrame(rows).set_index("trial")
+
+
 class BudgetExplorer(widgets.VBox):
     """A slider over the MAC budgets of the single-vs-compound sweep; shows ``budget_table``."""
 
@@ -626,7 +650,7 @@ def official_vs_formula(table: "pd.DataFrame") -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("variant")
 
 
-__all__ += ["SCALING_RULES", "budget_table", "compound_vs_best_single", "BudgetExplorer", "implied_gamma",
+__all__ += ["SCALING_RULES", "budget_table", "compound_vs_best_single", "compare_runs", "BudgetExplorer", "implied_gamma",
             "constraint_map_data", "GridPointState", "grid_point_state", "GridExplorer", "search_cost",
             "search_cost_table", "official_vs_formula"]
 

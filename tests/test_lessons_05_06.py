@@ -85,6 +85,27 @@ def test_live_over_saved_draws_the_live_points_hollow(single):
 # --------------------------------------------------------------------------------------------
 
 
+def test_compare_runs_lines_up_the_shared_trials(single):
+    other = single.copy()
+    other["accuracy_mean"] = other.accuracy_mean + 0.01     # one point better everywhere
+    other["accuracy_std"] = other.accuracy_std * 0
+    other = other.drop(index="depth-x4")
+    table = widgets.compare_runs(single, other, ("H200", "CPU"))
+    assert list(table.index) == [t for t in single.trial_id if t != "depth-x4"]
+    base = single.loc["base"]
+    assert table.loc["base", "H200 %"] == round(100 * base.accuracy_mean, 1)
+    assert table.loc["base", "difference (points)"] == pytest.approx(1.0)
+    assert table.loc["base", "noise (points)"] == round(100 * base.accuracy_std, 1)
+    assert list(table["beyond noise"]) == [1.0 > 100 * s for s in single.drop(index="depth-x4").accuracy_std]
+    other.loc["base", "macs"] += 1
+    with pytest.raises(ValueError, match="trial 'base' is a different network in the two runs"):
+        widgets.compare_runs(single, other)
+    with pytest.raises(ValueError, match="the two runs share no trial"):
+        widgets.compare_runs(single, other.iloc[0:0])
+    fig = plots.run_vs_run(single, other, ("H200", "CPU"))
+    assert fig.axes[0].get_xlabel().startswith("H200") and fig.axes[0].get_ylabel().startswith("CPU")
+
+
 def test_implied_gamma_satisfies_the_constraint():
     for alpha, beta in ((1.2, 1.1), (1.0, 1.0), (1.9, 1.3)):
         assert el.flops_factor(alpha, beta, widgets.implied_gamma(alpha, beta)) == pytest.approx(2.0)
