@@ -9,7 +9,8 @@ Sweeps (``python -m effnet_lab sweep NAME``):
 - ``imagenette-resolution``: one small model on Imagenette at growing resolution.
 
 Each trial trains with several seeds; one JSON line per trial is appended to a results file
-(atomically), so a re-run skips finished trials and an interrupt loses at most the trial under way.
+(atomically), so a re-run skips finished trials; the trial under way keeps a checkpoint per epoch
+in ``OUT/.partial/``, so an interrupt loses at most one epoch.
 """
 
 from __future__ import annotations
@@ -285,13 +286,7 @@ class ResultsStore:
     def append(self, row: dict) -> None:
         with self._locked():
             rows = self.read()
-            text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row])
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            try:
-                tmp.write_text(text)
-                os.replace(tmp, self.path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            _write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row]))
 
     def table(self):
         """The results as a pandas DataFrame, one row per trial."""
@@ -367,6 +362,24 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
     return found
 
 
+def settings_digest(settings: Settings) -> str:
+    """A short digest of ``settings``: work in progress made with other settings is never resumed."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write a small file atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     """``(i, n)``: the i-th of n interleaved parts of a plan, 1 <= i <= n."""
     try:
@@ -391,7 +404,7 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     """
     import torch
 
-    from .data import load_pair
+    from .data import atomic_save, load_pair
     from .model import EfficientNet
     from .train import evaluate, fit, pick_device, provenance
 
@@ -435,26 +448,43 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
             log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {reused_from}, not trained again "
                 f"(accuracy {row['accuracy_mean']:.3f})")
             continue
-        accuracies, seconds, speeds = [], 0.0, []
+        # Work in progress lives in OUT/.partial/, named by the trial and a digest of the settings:
+        # each seed's checkpoint after every epoch, then its result. An interrupt loses at most
+        # the epoch under way, and the resumed trial gives the same numbers (on a CPU, bit for bit).
+        stem = Path(out_dir) / ".partial" / f"{sweep}-{trial.trial_id}-{settings_digest(settings)}"
+        measured = []
         for seed in settings.seeds:
+            finished = stem.with_name(f"{stem.name}-seed{seed}.json")
+            if finished.exists():
+                measured.append(json.loads(finished.read_text()))
+                continue
+            partial = stem.with_name(f"{stem.name}-seed{seed}.pt")
+            if partial.exists():
+                log(f"[{n}/{len(trials)}] {trial.trial_id}: resuming seed {seed} from {partial.name}")
             torch.manual_seed(seed)
             model = EfficientNet(trial.config, num_classes=len(train.classes))
             history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
-                          warmup_epochs=settings.warmup_epochs, device=dev, progress=False)
-            accuracies.append(evaluate(model, test, device=dev)["accuracy"])
-            seconds += sum(e.seconds for e in history.epochs)
-            speeds.append(statistics.mean(e.images_per_second for e in history.epochs))
+                          warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial)
+            result = {"accuracy": evaluate(model, test, device=dev)["accuracy"],
+                      "seconds": sum(e.seconds for e in history.epochs),
+                      "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
             if checkpoint_dir is not None and seed == settings.seeds[0]:
-                from .data import atomic_save
-
                 atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
                              "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
-                             "accuracy": accuracies[-1]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
+                             "accuracy": result["accuracy"]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
+            _write_text(finished, json.dumps(result))
+            partial.unlink(missing_ok=True)
+            measured.append(result)
+        accuracies = [m["accuracy"] for m in measured]
+        seconds = sum(m["seconds"] for m in measured)
+        speeds = [m["images_per_second"] for m in measured]
         row = _row(sweep, trial, cost, base_macs, settings, train, test, origin, {
             "accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
             "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
             "train_seconds": seconds, "images_per_second": statistics.mean(speeds)})
         store.append(row)
+        for seed in settings.seeds:
+            stem.with_name(f"{stem.name}-seed{seed}.json").unlink(missing_ok=True)
         log(f"[{n}/{len(trials)}] {trial.trial_id}: {cost.macs / 1e6:.1f} MMACs, accuracy "
             f"{row['accuracy_mean']:.3f} +- {row['accuracy_std']:.3f} ({seconds:.0f} s)")
     return store.read()

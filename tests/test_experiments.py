@@ -98,6 +98,36 @@ def test_a_network_already_trained_is_reused_not_trained_again(image_folder, tmp
     assert [r.get("reused_from") for r in fresh] == [None, None, "formula_vs_official.jsonl#official-b1"]
 
 
+def test_an_interrupt_loses_one_epoch_and_the_resumed_sweep_is_the_same(image_folder, tmp_path, monkeypatch):
+    from effnet_lab import train
+
+    settings = ex.Settings(**{**tiny("formula-vs-official", image_folder).__dict__, "epochs": 3, "seeds": (0, 1)})
+    whole = ex.run_sweep("formula-vs-official", tmp_path / "a", settings, log=lambda m: None)
+    saves, real_save = [], train.atomic_save
+
+    def save_then_stop(obj, path):
+        real_save(obj, path)
+        saves.append(path)
+        if len(saves) == 7:  # b0 took 2 seeds x 3 epochs; stop after official-b1's first epoch (seed 0)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "atomic_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None)
+    monkeypatch.undo()
+    partial = sorted(p.name for p in (tmp_path / "b" / ".partial").iterdir())
+    digest = ex.settings_digest(settings)
+    assert partial == [f"formula-vs-official-official-b1-{digest}-seed0.pt"]
+    assert [r["trial_id"] for r in ex.ResultsStore(ex.results_path(tmp_path / "b", "formula-vs-official")).read()] == ["b0"]
+    logs = []
+    resumed = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=logs.append)
+    assert any("official-b1: resuming seed 0" in m for m in logs)
+    assert strip(resumed) == strip(whole)  # the same accuracies as the uninterrupted run
+    assert not list((tmp_path / "b" / ".partial").iterdir())  # nothing left behind
+    # work in progress made with other settings is not resumed: their digests differ
+    assert ex.settings_digest(ex.Settings(**{**settings.__dict__, "epochs": 4})) != digest
+
+
 def test_damaged_or_foreign_results_files_are_refused(image_folder, tmp_path):
     settings = tiny("grid-search", image_folder)
     path = ex.results_path(tmp_path, "grid-search")
