@@ -267,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.add_argument("--shard", metavar="I/N", help="train only trials I, I+N, I+2N, ... (run N of these at once "
-                                                  "to share one GPU; they append to the same file)")
+    p.add_argument("--shard", metavar="I/N", help="train only the plan's distinct networks I, I+N, I+2N, ... (run N "
+                                                  "of these at once to share a GPU or a CPU's cores; they append to one file)")
     p.set_defaults(func=cmd_sweep)
     return parser
 

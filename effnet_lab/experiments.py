@@ -391,14 +391,25 @@ def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     return i, n
 
 
+def shard_trials(trials: list[Trial], shard: tuple[int, int]) -> list[Trial]:
+    """The trials shard ``(i, n)`` runs: those building the plan's distinct networks i, i+n, i+2n, ...
+    (in plan order, from 1). Splitting networks, not trials, keeps twins together (trained once)
+    and spreads the work evenly when twins follow a pattern."""
+    part, parts = check_shard(shard)
+    networks: dict[tuple, int] = {}
+    for trial in trials:
+        networks.setdefault(trial.config.network_key, len(networks) + 1)
+    return [t for t in trials if (networks[t.config.network_key] - part) % parts == 0]
+
+
 def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,
               log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None,
               shard: tuple[int, int] = (1, 1)) -> list[dict]:
     """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows.
 
-    ``shard=(i, n)`` trains only trials i, i+n, i+2n, ... of the plan (counting from 1), so n
-    processes can share one GPU (small models leave most of it idle) and write to one file; trials
-    that build the same network go to the same shard. A trial whose network was already trained in
+    ``shard=(i, n)`` trains only the plan's distinct networks i, i+n, i+2n, ... (counting from 1,
+    in plan order; trials that build one network go to one shard), so n processes can share one GPU
+    (small models leave most of it idle) or the cores of a CPU, and write to one file. A trial whose network was already trained in
     ``out_dir`` with the same training settings (see ``trained_networks``) is recorded from that
     result, with ``reused_from`` naming it and ``train_seconds`` 0, instead of being trained again.
     """
@@ -430,11 +441,9 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     log(f"{sweep}: {len(trials)} trials x {len(settings.seeds)} seeds on {len(train)} training images "
         f"({settings.data}), {len(done)} already done, device {dev}"
         + (f", shard {part}/{parts}" if parts > 1 else ""))
-    first = {}  # network -> the first trial number that builds it: that trial's shard trains it
+    mine = {t.trial_id for t in shard_trials(trials, (part, parts))}
     for n, trial in enumerate(trials, start=1):
-        first.setdefault(trial.config.network_key, n)
-    for n, trial in enumerate(trials, start=1):
-        if trial.trial_id in done or (first[trial.config.network_key] - part) % parts:
+        if trial.trial_id in done or trial.trial_id not in mine:
             continue
         cost = analytic_cost(trial.config, num_classes=len(train.classes))
         source = trained_networks(out_dir, settings).get(trial.config.network_key)

@@ -180,8 +180,8 @@ def test_shards_split_the_plan_and_share_one_file(image_folder, tmp_path):
     settings = tiny("formula-vs-official", image_folder)
     whole = ex.run_sweep("formula-vs-official", tmp_path / "a", settings, log=lambda m: None)
     first = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(1, 2))
-    # trials 1 and 3 of b0, official-b1, formula-b1; but formula-b1 builds official-b1's network,
-    # so it goes with trial 2 to shard 2, which trains that network once
+    # shards split the distinct networks: b0 goes to shard 1; official-b1 and formula-b1 build one
+    # network, which shard 2 trains once
     assert [r["trial_id"] for r in whole] == ["b0", "official-b1", "formula-b1"]
     assert [r["trial_id"] for r in first] == ["b0"]
     both = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(2, 2))
@@ -190,6 +190,17 @@ def test_shards_split_the_plan_and_share_one_file(image_folder, tmp_path):
     for bad, message in [((0, 2), "1 <= i <= n"), ((3, 2), "got 3/2"), (("a", 2), "pair")]:
         with pytest.raises(ValueError, match=message):
             ex.run_sweep("formula-vs-official", tmp_path / "c", settings, shard=bad)
+
+
+def test_shards_split_distinct_networks_evenly():
+    trials = ex.plan("formula-vs-official", ex.default_settings("formula-vs-official"))
+    # four networks (b0, then each official-bN with its twin formula-bN), two per shard of two
+    ids = lambda part: [t.trial_id for t in ex.shard_trials(trials, (part, 2))]  # noqa: E731
+    assert ids(1) == ["b0", "official-b2", "formula-b2"]
+    assert ids(2) == ["official-b1", "formula-b1", "official-b3", "formula-b3"]
+    single = ex.plan("single-vs-compound", ex.default_settings("single-vs-compound"))  # no twins: every other trial
+    assert ex.shard_trials(single, (2, 3)) == single[1::3]
+    assert sorted(t.trial_id for i in (1, 2, 3) for t in ex.shard_trials(single, (i, 3))) == sorted(t.trial_id for t in single)
 
 
 def test_concurrent_appends_keep_every_line(tmp_path):
