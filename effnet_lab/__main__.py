@@ -256,7 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep", help="run a scaling experiment; appends one JSON line per trial, resumes",
                        description="Train every trial of a sweep with several seeds. Finished trials in the "
-                                   "results file are skipped, so an interrupted sweep continues where it stopped.")
+                                   "results file are skipped, and the trial under way checkpoints every epoch "
+                                   "(OUT/.partial/), so an interrupted sweep continues where it stopped. A "
+                                   "network that another trial in OUT already trained with the same settings is "
+                                   "not trained again.")
     p.add_argument("name", choices=SWEEPS)
     p.add_argument("--data", help="dataset name or folder (default: cifar10; imagenet-subset for imagenette-resolution)")
     p.add_argument("--out", help="results folder (default results/; quick mode: a cache folder)")

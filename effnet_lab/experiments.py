@@ -409,9 +409,10 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
 
     ``shard=(i, n)`` trains only the plan's distinct networks i, i+n, i+2n, ... (counting from 1,
     in plan order; trials that build one network go to one shard), so n processes can share one GPU
-    (small models leave most of it idle) or the cores of a CPU, and write to one file. A trial whose network was already trained in
-    ``out_dir`` with the same training settings (see ``trained_networks``) is recorded from that
-    result, with ``reused_from`` naming it and ``train_seconds`` 0, instead of being trained again.
+    (small models leave most of it idle) or the cores of a CPU, and write to one file. A trial whose
+    network was already trained in ``out_dir`` with the same training settings (see
+    ``trained_networks``) is recorded from that result, with ``reused_from`` naming it and
+    ``train_seconds`` 0, instead of being trained again.
     """
     import torch
 
