@@ -77,7 +77,7 @@ def main() -> None:
                         help="torch.compile our model (GPU); optionally a mode such as reduce-overhead (CUDA graphs)")
     parser.add_argument("--no-amp", action="store_true", help="ours without bf16/fp16 autocast")
     parser.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
-                        help="ours: channels_last memory format (auto: fit's default, on CUDA and CPU)")
+                        help="ours: channels_last memory format (auto: fit's default, on a CUDA GPU only)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     device = pick_device(args.device)

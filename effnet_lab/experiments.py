@@ -404,7 +404,7 @@ def shard_trials(trials: list[Trial], shard: tuple[int, int]) -> list[Trial]:
 
 def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,
               log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None,
-              shard: tuple[int, int] = (1, 1)) -> list[dict]:
+              shard: tuple[int, int] = (1, 1), channels_last: bool | None = None) -> list[dict]:
     """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows.
 
     ``shard=(i, n)`` trains only the plan's distinct networks i, i+n, i+2n, ... (counting from 1,
@@ -412,13 +412,14 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     (small models leave most of it idle) or the cores of a CPU, and write to one file. A trial whose
     network was already trained in ``out_dir`` with the same training settings (see
     ``trained_networks``) is recorded from that result, with ``reused_from`` naming it and
-    ``train_seconds`` 0, instead of being trained again.
+    ``train_seconds`` 0, instead of being trained again. ``channels_last`` goes to ``fit`` (None: its
+    default) and is recorded in each line: like the device, it changes the arithmetic, not the experiment.
     """
     import torch
 
     from .data import atomic_save, load_pair
     from .model import EfficientNet
-    from .train import evaluate, fit, pick_device, provenance
+    from .train import evaluate, fit, pick_device, provenance, uses_channels_last
 
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
@@ -427,6 +428,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     dev = pick_device(device)
     # the code that runs is the code at the start: a commit made while a long sweep runs is not it
     origin = provenance(dev)
+    layout = uses_channels_last(dev, channels_last)
+    origin["channels_last"] = layout
     store = ResultsStore(results_path(out_dir, sweep))
     done = {}
     for row in store.read():
@@ -453,7 +456,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
             row = _row(sweep, trial, cost, base_macs, settings, train, test, origin,
                        {**{k: src[k] for k in ("accuracies", "accuracy_mean", "accuracy_std", "images_per_second")},
                         "train_seconds": 0.0, "reused_from": reused_from})
-            row.update(device=src["device"], torch=src["torch"])  # where the accuracies were measured
+            # where and how the accuracies were measured
+            row.update(device=src["device"], torch=src["torch"], channels_last=src.get("channels_last"))
             store.append(row)
             log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {reused_from}, not trained again "
                 f"(accuracy {row['accuracy_mean']:.3f})")
@@ -474,7 +478,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
             torch.manual_seed(seed)
             model = EfficientNet(trial.config, num_classes=len(train.classes))
             history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
-                          warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial)
+                          warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial,
+                          channels_last=layout)
             result = {"accuracy": evaluate(model, test, device=dev)["accuracy"],
                       "seconds": sum(e.seconds for e in history.epochs),
                       "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}

@@ -1,7 +1,7 @@
 """Training and evaluation: ``fit`` and ``evaluate``.
 
-One loop for every device: data already on the device (``DeviceLoader``), bf16 autocast on a CUDA
-GPU, channels_last on CUDA and CPU, optional ``torch.compile``, SGD with Nesterov momentum, a cosine or
+One loop for every device: data already on the device (``DeviceLoader``), bf16 autocast and
+channels_last on a CUDA GPU (channels_last on request elsewhere), optional ``torch.compile``, SGD with Nesterov momentum, a cosine or
 one-cycle schedule and label smoothing by default (RMSProp as in the paper on request), seeded
 determinism on the CPU, and an atomic checkpoint after every epoch from which a run resumes.
 """
@@ -109,6 +109,17 @@ def _oom_message(batch_size: int) -> str:
             f"(or a lower resolution): activation memory grows with batch x resolution^2")
 
 
+def uses_channels_last(device: "str | torch.device", channels_last: bool | None = None) -> bool:
+    """The memory layout ``fit`` trains in: ``channels_last`` if given, else NHWC on CUDA only."""
+    # channels_last (NHWC) by default on CUDA only. On a 2-core x86 CPU (torch 2.14, oneDNN) it
+    # trains this project's models 1.24-1.53x faster, but the CIFAR recipe (seed 0) ended 4 points
+    # lower with it than in NCHW (72.5 % vs 76.5 %; results/README.md). Early training here is
+    # chaotic (float32 and float64 part ways within ten steps), so one run per layout cannot say
+    # whether the layout matters; until seeds do, the CPU default stays the layout the recipe was
+    # measured with, and channels_last=True opts in.
+    return torch.device(device).type == "cuda" if channels_last is None else bool(channels_last)
+
+
 def _is_channels_last(model: nn.Module) -> bool:
     """Whether the model's weights are NHWC (as ``fit`` leaves them): feed it the same layout, since
     mixing layouts takes slow paths."""
@@ -184,10 +195,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     dev = pick_device(device)
     if len(train) < batch_size:
         raise ValueError(f"batch_size ({batch_size}) must not exceed the {len(train)} training images")
-    # channels_last (NHWC) on CUDA and also on a CPU: measured on a 2-core x86 CPU with torch 2.14
-    # (oneDNN), one epoch of the sweep and recipe models trained 1.24-1.53x faster than NCHW. Not on
-    # MPS, where it was not measured.
-    channels_last = dev.type in ("cuda", "cpu") if channels_last is None else channels_last
+    channels_last = uses_channels_last(dev, channels_last)
     res = resolution if resolution is not None else model.config.resolution
 
     torch.manual_seed(seed)

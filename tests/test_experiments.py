@@ -61,8 +61,9 @@ def test_quick_sweep_resumes_and_equals_an_uninterrupted_run(image_folder, tmp_p
     row = whole[0]
     for key in ("schema", "sweep", "trial_id", "rule", "alpha", "beta", "gamma", "phi", "width_mult", "depth_mult",
                 "resolution", "macs", "params", "seeds", "accuracies", "accuracy_mean", "accuracy_std",
-                "train_seconds", "images_per_second", "device", "torch", "commit", "command", "date"):
+                "train_seconds", "images_per_second", "device", "torch", "commit", "command", "date", "channels_last"):
         assert key in row, key
+    assert row["channels_last"] is False  # fit's default on a CPU, recorded
     # a run that stopped after two trials, then resumed, gives the same file
     path = ex.results_path(tmp_path / "b", "single-vs-compound")
     path.parent.mkdir()
@@ -165,6 +166,7 @@ def test_sweep_cli_rejects_bad_arguments(capsys, tmp_path):
         (["sweep", "grid-search", "--quick", "--out", str(tmp_path / "results")], "quick mode never writes to a results/ folder"),
         (["sweep", "grid-search", "--epochs", "0", "--out", str(tmp_path)], "epochs must be an integer >= 1, got 0"),
         (["sweep", "grid-search", "--seeds", "1", "1", "--out", str(tmp_path)], "seeds must be distinct integers"),
+        (["sweep", "grid-search", "--channels-last", "yes", "--out", str(tmp_path)], "invalid choice: 'yes'"),
         (["sweep", "grid-search", "--tolerance", "0.001", "--quick", "--data", "/no/data", "--out", str(tmp_path)],
          "data folder '/no/data' does not exist"),
     ]:

@@ -110,9 +110,10 @@ def test_out_of_memory_names_the_batch_size(image_folder, monkeypatch):
 def test_cli_train_then_evaluate_round_trip(image_folder, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--data", str(image_folder), "--out", str(out), "--phi", "-3", "--resolution", "32",
-            "--stem-stride", "1", "--epochs", "2", "--batch-size", "8", "--quiet"]
+            "--stem-stride", "1", "--epochs", "2", "--batch-size", "8", "--quiet", "--channels-last", "on"]
     assert main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["channels_last"] is True  # NHWC on request, also on a CPU
     assert {"accuracy", "history", "config", "seconds", "classes", "commit", "device", "date"} <= set(metrics)
     assert 0 <= metrics["accuracy"] <= 1 and len(metrics["history"]) == 2
     assert el.ModelConfig.from_dict(metrics["config"]).stem_stride == 1
@@ -132,6 +133,7 @@ def test_cli_train_then_evaluate_round_trip(image_folder, tmp_path, capsys):
     (["train", "--data", "d", "--out", "x", "--epochs", "0"], "--epochs must be >= 1, got 0"),
     (["train", "--data", "d", "--out", "x", "--stem-stride", "3"], "stem_stride must be 1 or 2, got 3"),
     (["train", "--data", "d", "--out", "x", "--device", "tpu"], "device must be"),
+    (["train", "--data", "d", "--out", "x", "--channels-last", "1"], "invalid choice: '1'"),
     (["train", "--data", "d", "--out", "x", "--optimizer", "lion"], "invalid choice: 'lion'"),
     (["train", "--data", "d", "--out", "x", "--compile", "fast"], "invalid choice: 'fast'"),
     (["evaluate", "--checkpoint", "/no/file.pt", "--data", "d"], "checkpoint '/no/file.pt' does not exist"),
