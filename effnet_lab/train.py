@@ -1,13 +1,15 @@
 """Training and evaluation: ``fit`` and ``evaluate``.
 
-One loop for every device: data already on the device (``DeviceLoader``), bf16 autocast and
-channels_last on a CUDA GPU (channels_last on request elsewhere), optional ``torch.compile``, SGD with Nesterov momentum, a cosine or
-one-cycle schedule and label smoothing by default (RMSProp as in the paper on request), seeded
-determinism on the CPU, and an atomic checkpoint after every epoch from which a run resumes.
+One loop for every device: data already on the device (``DeviceLoader``), bf16 autocast,
+channels_last and cuDNN autotuning on a CUDA GPU (channels_last on request elsewhere), optional
+``torch.compile``, SGD with Nesterov momentum, a cosine or one-cycle schedule and label smoothing
+by default (RMSProp as in the paper on request), seeded determinism on the CPU, and an atomic
+checkpoint after every epoch from which a run resumes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -107,6 +109,22 @@ def _autocast(device: torch.device, amp: bool):
 def _oom_message(batch_size: int) -> str:
     return (f"out of GPU memory at batch size {batch_size}; try --batch-size {max(1, batch_size // 2)} "
             f"(or a lower resolution): activation memory grows with batch x resolution^2")
+
+
+@contextlib.contextmanager
+def cudnn_autotune(device: "str | torch.device"):
+    """On CUDA, let cuDNN time its convolution algorithms for each new input shape and keep the
+    fastest (``torch.backends.cudnn.benchmark``); the setting is restored afterwards. Training
+    batches all share one shape (a partial last batch is dropped), so the timing is paid once."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 def uses_channels_last(device: "str | torch.device", channels_last: bool | None = None) -> bool:
@@ -224,51 +242,52 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
 
     step_fn = (torch.compile(model) if compile is True else
                torch.compile(model, mode=compile) if compile else model)
-    for epoch in range(start, epochs):
-        train_loader.set_epoch(epoch)
-        model.train()
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        began = time.perf_counter()
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev, dtype=torch.int64)
-        seen = 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
-        for x, y in bar:
-            try:
-                with _autocast(dev, amp):
-                    logits = step_fn(x)
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            except torch.OutOfMemoryError:
-                raise RuntimeError(_oom_message(batch_size)) from None
-            sched.step()
-            loss_sum += loss.detach() * len(y)  # summed on the device: no sync per step
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
-            if progress and bar.n % 10 == 0:
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}",
-                                img_s=f"{seen / (time.perf_counter() - began):.0f}")
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        seconds = time.perf_counter() - began
-        ev = evaluate(model, val_loader, amp=amp) if val_loader is not None else None
-        history.epochs.append(EpochStats(
-            epoch=epoch + 1, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,
-            val_loss=ev["loss"] if ev else None, val_accuracy=ev["accuracy"] if ev else None,
-            lr=opt.param_groups[0]["lr"], seconds=seconds, images_per_second=seen / seconds,
-            peak_memory_mb=torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None))
-        if progress:
-            e = history.final
-            val_text = f", val acc {e.val_accuracy:.3f}" if e.val_accuracy is not None else ""
-            tqdm.write(f"epoch {e.epoch}/{epochs}: loss {e.train_loss:.3f}, acc {e.train_accuracy:.3f}"
-                       f"{val_text}, {e.images_per_second:.0f} img/s")
-        if path is not None:
-            atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                         "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch + 1,
-                         "epochs": epochs, "history": history.to_dicts(), **(checkpoint_extra or {})}, path)
+    with cudnn_autotune(dev):
+        for epoch in range(start, epochs):
+            train_loader.set_epoch(epoch)
+            model.train()
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            began = time.perf_counter()
+            loss_sum = torch.zeros((), device=dev)
+            correct = torch.zeros((), device=dev, dtype=torch.int64)
+            seen = 0
+            bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+            for x, y in bar:
+                try:
+                    with _autocast(dev, amp):
+                        logits = step_fn(x)
+                        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                except torch.OutOfMemoryError:
+                    raise RuntimeError(_oom_message(batch_size)) from None
+                sched.step()
+                loss_sum += loss.detach() * len(y)  # summed on the device: no sync per step
+                correct += (logits.argmax(1) == y).sum()
+                seen += len(y)
+                if progress and bar.n % 10 == 0:
+                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}",
+                                    img_s=f"{seen / (time.perf_counter() - began):.0f}")
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            seconds = time.perf_counter() - began
+            ev = evaluate(model, val_loader, amp=amp) if val_loader is not None else None
+            history.epochs.append(EpochStats(
+                epoch=epoch + 1, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,
+                val_loss=ev["loss"] if ev else None, val_accuracy=ev["accuracy"] if ev else None,
+                lr=opt.param_groups[0]["lr"], seconds=seconds, images_per_second=seen / seconds,
+                peak_memory_mb=torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None))
+            if progress:
+                e = history.final
+                val_text = f", val acc {e.val_accuracy:.3f}" if e.val_accuracy is not None else ""
+                tqdm.write(f"epoch {e.epoch}/{epochs}: loss {e.train_loss:.3f}, acc {e.train_accuracy:.3f}"
+                           f"{val_text}, {e.images_per_second:.0f} img/s")
+            if path is not None:
+                atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch + 1,
+                             "epochs": epochs, "history": history.to_dicts(), **(checkpoint_extra or {})}, path)
     return history
 
 

@@ -164,3 +164,14 @@ def test_evaluate_refuses_foreign_files_and_classes(image_folder, tmp_path, caps
 def test_module_help_runs():
     done = subprocess.run([sys.executable, "-m", "effnet_lab", "train", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "--stem-stride" in done.stdout
+
+
+def test_cudnn_autotuning_is_on_for_cuda_only_and_restored():
+    before = torch.backends.cudnn.benchmark
+    with train.cudnn_autotune("cpu"):
+        assert torch.backends.cudnn.benchmark == before
+    with pytest.raises(KeyboardInterrupt):  # the flag is a global: restored however the block ends
+        with train.cudnn_autotune("cuda"):  # setting the flag needs no GPU
+            assert torch.backends.cudnn.benchmark is True
+            raise KeyboardInterrupt
+    assert torch.backends.cudnn.benchmark == before
