@@ -8,8 +8,8 @@
 #   scripts/sweep_parallel.sh OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]
 #   e.g. scripts/sweep_parallel.sh results 4 single-vs-compound grid-search
 #
-# Logs go to OUT_DIR/logs/ (appended to, so a resumed run keeps the earlier lines). Interrupt with Ctrl-C and run it again to resume. PYTHON picks the
-# interpreter (default: python).
+# Logs go to OUT_DIR/logs/ (appended to, so a resumed run keeps the earlier lines). Interrupt
+# with Ctrl-C and run it again to resume. PYTHON picks the interpreter (default: python).
 set -uo pipefail
 if [[ $# -lt 3 ]]; then
     echo "usage: $0 OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]" >&2
