@@ -83,11 +83,10 @@ def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 def _write_json(path, obj) -> None:
     import json
-    import os
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half
+    from .data import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")  # a crash leaves the old file or the new one
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -96,7 +95,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from .data import load_pair
     from .model import EfficientNet
-    from .train import evaluate, fit, pick_device, provenance, uses_channels_last
+    from .train import evaluate, fit, pick_device, provenance, uses_channels_last, utc_now
 
     config = _config(args, parser)
     overrides = {k: v for k, v in (("width_mult", args.width_mult), ("depth_mult", args.depth_mult),
@@ -141,7 +140,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                "seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": time.perf_counter() - began,
                "epochs": args.epochs, "n_train": len(train), "data": str(args.data), "seed": args.seed,
                "channels_last": uses_channels_last(device, CHANNELS_LAST[args.channels_last]),
-               "history": history.to_dicts(), **info, **origin, "date": provenance(device)["date"]}
+               "history": history.to_dicts(), **info, **origin, "date": utc_now()}
     _write_json(out / "metrics.json", metrics)
     print(f"test accuracy {metrics['accuracy']:.4f} on {result['n']} images; wrote {out / 'metrics.json'} "
           f"and {out / 'last.pt'}")

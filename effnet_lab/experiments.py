@@ -284,9 +284,11 @@ class ResultsStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def append(self, row: dict) -> None:
+        from .data import atomic_write_text  # here, not at the top: importing data loads torch
+
         with self._locked():
             rows = self.read()
-            _write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row]))
+            atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row]))
 
     def table(self):
         """The results as a pandas DataFrame, one row per trial."""
@@ -369,17 +371,6 @@ def settings_digest(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write a small file atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     """``(i, n)``: the i-th of n interleaved parts of a plan, 1 <= i <= n."""
     try:
@@ -417,7 +408,7 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     """
     import torch
 
-    from .data import atomic_save, load_pair
+    from .data import atomic_save, atomic_write_text, load_pair
     from .model import EfficientNet
     from .train import evaluate, fit, pick_device, provenance, uses_channels_last
 
@@ -487,7 +478,7 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                 atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
                              "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
                              "accuracy": result["accuracy"]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
-            _write_text(finished, json.dumps(result))
+            atomic_write_text(finished, json.dumps(result))
             partial.unlink(missing_ok=True)
             measured.append(result)
         accuracies = [m["accuracy"] for m in measured]
@@ -508,9 +499,9 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
 def _row(sweep, trial, cost, base_macs, settings, train, test, origin: dict, measured: dict) -> dict:
     """One results line: the trial's plan and cost, ``measured`` (accuracies, time), ``origin``
     (``train.provenance`` at the sweep's start) with the date the trial finished."""
-    import datetime
+    from .train import utc_now
 
-    finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    finished = utc_now()
     return {
         "schema": SCHEMA, "sweep": sweep, "trial_id": trial.trial_id, "rule": trial.rule,
         "alpha": trial.alpha, "beta": trial.beta, "gamma": trial.gamma, "phi": trial.phi,

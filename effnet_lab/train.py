@@ -305,9 +305,15 @@ def device_name(device: "str | torch.device") -> str:
     return f"{dev.type}: {platform.machine()}, {torch.get_num_threads()} threads"
 
 
+def utc_now() -> str:
+    """The date and time in UTC, to the second (ISO 8601), as results record it."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def provenance(device: "str | torch.device") -> dict:
     """Where a result came from: command, git commit, device, torch version, date (UTC)."""
-    import datetime
     import subprocess
     import sys
 
@@ -321,7 +327,7 @@ def provenance(device: "str | torch.device") -> dict:
             commit = None
     return {"command": " ".join(["python -m effnet_lab"] + sys.argv[1:]) if sys.argv[0].endswith("__main__.py")
             else " ".join(sys.argv), "commit": commit, "device": device_name(device), "torch": torch.__version__,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "date": utc_now()}
 
 
 def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):
