@@ -283,8 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     _add_channels_last(p)
-    p.add_argument("--shard", metavar="I/N", help="train only the plan's distinct networks I, I+N, I+2N, ... (run N "
-                                                  "of these at once to share a GPU or a CPU's cores; they append to one file)")
+    p.add_argument("--shard", metavar="I/N", help="train only part I of N: the plan's distinct networks are dealt out by "
+                                                  "MACs, largest first, to the lightest part (run the N parts at once to "
+                                                  "share a GPU or a CPU's cores; they append to one file)")
     p.set_defaults(func=cmd_sweep)
     return parser
 

@@ -383,14 +383,22 @@ def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
 
 
 def shard_trials(trials: list[Trial], shard: tuple[int, int]) -> list[Trial]:
-    """The trials shard ``(i, n)`` runs: those building the plan's distinct networks i, i+n, i+2n, ...
-    (in plan order, from 1). Splitting networks, not trials, keeps twins together (trained once)
-    and spreads the work evenly when twins follow a pattern."""
+    """The trials shard ``(i, n)`` of a plan runs, in plan order. The plan's distinct networks are
+    dealt out by cost: largest MACs first, each to the shard with the fewest MACs so far (ties go to
+    the lower shard, so every shard computes the same split). Splitting networks, not trials, keeps
+    twins together (trained once); dealing by cost keeps one shard from holding the two biggest
+    models while another idles (Imagenette's 64/96/128 px: 128 alone, 64 + 96 together)."""
     part, parts = check_shard(shard)
-    networks: dict[tuple, int] = {}
+    macs: dict[tuple, float] = {}
     for trial in trials:
-        networks.setdefault(trial.config.network_key, len(networks) + 1)
-    return [t for t in trials if (networks[t.config.network_key] - part) % parts == 0]
+        macs.setdefault(trial.config.network_key, analytic_cost(trial.config).macs)
+    load = [0.0] * parts
+    owner: dict[tuple, int] = {}
+    # sorted() is stable: equal MACs keep plan order
+    for key in sorted(macs, key=lambda k: -macs[k]):
+        owner[key] = min(range(parts), key=lambda p: (load[p], p)) + 1
+        load[owner[key] - 1] += macs[key]
+    return [t for t in trials if owner[t.config.network_key] == part]
 
 
 def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Run sweeps as several processes at once, each sweep split into SHARDS interleaved parts
-# (python -m effnet_lab sweep NAME --shard i/SHARDS). Small models leave a GPU mostly idle, so
-# processes sharing it finish a sweep several times sooner; on a CPU, one single-threaded process
-# per core beats one process using every core (1.2-1.4x measured on 2 cores with this project's
-# small models). All shards append to one results file.
+# Run sweeps as several processes at once, each sweep split into SHARDS parts
+# (python -m effnet_lab sweep NAME --shard i/SHARDS; the parts are dealt out by MACs). Small models
+# leave a GPU mostly idle, so processes sharing it finish a sweep several times sooner; on a CPU,
+# one single-threaded process per core beats one process using every core (1.2-1.4x measured on
+# 2 cores with this project's small models). All shards of a sweep append to one results file.
 #
-#   scripts/sweep_parallel.sh OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]
-#   e.g. scripts/sweep_parallel.sh results 4 single-vs-compound grid-search
+#   scripts/sweep_parallel.sh [--chain] OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]
+#   e.g. scripts/sweep_parallel.sh results 4 single-vs-compound grid-search         (a GPU: 8 processes)
+#        scripts/sweep_parallel.sh --chain results/cpu 2 single-vs-compound grid-search (a CPU: 2 processes)
+#
+# Without --chain every sweep's shards start at once (SHARDS x sweeps processes). With --chain
+# there are SHARDS processes in all: shard i runs its part of each sweep in turn, so a CPU runs
+# one process per core and a later sweep can reuse networks an earlier one trained.
 #
 # Logs go to OUT_DIR/logs/ (appended to, so a resumed run keeps the earlier lines). Interrupt
 # with Ctrl-C and run it again to resume. PYTHON picks the interpreter (default: python).
 set -uo pipefail
+usage="usage: $0 [--chain] OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]"
+chain=0
+if [[ ${1:-} == --chain ]]; then chain=1; shift; fi
 if [[ $# -lt 3 ]]; then
-    echo "usage: $0 OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]" >&2
+    echo "$usage" >&2
     exit 2
 fi
 out=$1 shards=$2
@@ -27,21 +35,56 @@ while [[ $# -gt 0 && $1 != -- ]]; do sweeps+=("$1"); shift; done
 for sweep in "${sweeps[@]}"; do
     case $sweep in
         single-vs-compound | grid-search | formula-vs-official | imagenette-resolution) ;;
+        --chain) echo "$0: --chain goes first, before OUT_DIR" >&2
+                 exit 2 ;;
         *) echo "$0: unknown sweep '$sweep'; valid: single-vs-compound grid-search formula-vs-official imagenette-resolution" >&2
            exit 2 ;;
     esac
 done
 mkdir -p "$out/logs"
+
+# one shard of one sweep, always started in the background (&): exec makes the python process the
+# one a signal reaches. One thread each: the processes share the cores (on a GPU, the GPU does the
+# arithmetic).
+run_shard() {  # SWEEP I
+    OMP_NUM_THREADS=1 exec "${PYTHON:-python}" -m effnet_lab sweep "$1" --out "$out" --shard "$2/$shards" "${extra[@]}" \
+        >>"$out/logs/$1-$2.log" 2>&1
+}
+extra=("$@")
+
 pids=()
-# Ctrl-C (or a timeout's signal) reaches every shard; each keeps its finished trials and exits
-trap 'kill -INT "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
-for sweep in "${sweeps[@]}"; do
-    for ((i = 1; i <= shards; i++)); do
-        # one thread each: the processes share the cores (on a GPU, the GPU does the arithmetic)
-        OMP_NUM_THREADS=1 "${PYTHON:-python}" -m effnet_lab sweep "$sweep" --out "$out" --shard "$i/$shards" "$@" \
-            >>"$out/logs/$sweep-$i.log" 2>&1 &
+# Ctrl-C (or a timeout's signal) reaches every shard; each keeps its finished trials and exits.
+# A background job starts with SIGINT ignored: python restores it (effnet_lab's __main__), a bash
+# subshell cannot, so a chain is sent TERM and passes an INT on to its sweep.
+signal=INT
+((chain)) && signal=TERM
+trap 'kill -$signal "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
+for ((i = 1; i <= shards; i++)); do
+    if ((chain)); then
+        (
+            child=
+            # pass an interrupt on to the sweep under way and run no further sweep
+            trap '[[ -n $child ]] && kill -INT "$child" 2>/dev/null; wait; exit 130' TERM
+            status=0
+            for sweep in "${sweeps[@]}"; do
+                run_shard "$sweep" "$i" &
+                child=$!
+                wait "$child"
+                case $? in
+                    0) ;;
+                    130) exit 130 ;;  # interrupted (Ctrl-C reaches it directly): no further sweep
+                    *) status=1 ;;
+                esac
+            done
+            exit $status
+        ) &
         pids+=($!)
-    done
+    else
+        for sweep in "${sweeps[@]}"; do
+            run_shard "$sweep" "$i" &
+            pids+=($!)
+        done
+    fi
 done
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done

@@ -10,6 +10,7 @@ import pytest
 import effnet_lab as el
 from effnet_lab import experiments as ex
 from effnet_lab.__main__ import main
+from effnet_lab.cost import analytic_cost
 
 
 def tiny(sweep, data):
@@ -182,10 +183,10 @@ def test_shards_split_the_plan_and_share_one_file(image_folder, tmp_path):
     settings = tiny("formula-vs-official", image_folder)
     whole = ex.run_sweep("formula-vs-official", tmp_path / "a", settings, log=lambda m: None)
     first = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(1, 2))
-    # shards split the distinct networks: b0 goes to shard 1; official-b1 and formula-b1 build one
-    # network, which shard 2 trains once
+    # shards split the distinct networks, biggest first: official-b1 and formula-b1 build one
+    # network, which shard 1 trains once; b0 goes to shard 2
     assert [r["trial_id"] for r in whole] == ["b0", "official-b1", "formula-b1"]
-    assert [r["trial_id"] for r in first] == ["b0"]
+    assert [r["trial_id"] for r in first] == ["official-b1", "formula-b1"]
     both = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None, shard=(2, 2))
     by_id = lambda rows: sorted(strip(rows), key=lambda r: r["trial_id"])  # noqa: E731
     assert by_id(both) == by_id(whole)
@@ -194,15 +195,28 @@ def test_shards_split_the_plan_and_share_one_file(image_folder, tmp_path):
             ex.run_sweep("formula-vs-official", tmp_path / "c", settings, shard=bad)
 
 
-def test_shards_split_distinct_networks_evenly():
+def test_shards_deal_distinct_networks_out_by_macs():
     trials = ex.plan("formula-vs-official", ex.default_settings("formula-vs-official"))
-    # four networks (b0, then each official-bN with its twin formula-bN), two per shard of two
+    # four networks (b0, then each official-bN with its twin formula-bN); b3 is the biggest, and
+    # b1 + b2 outweigh b0, so b0 joins b3
     ids = lambda part: [t.trial_id for t in ex.shard_trials(trials, (part, 2))]  # noqa: E731
-    assert ids(1) == ["b0", "official-b2", "formula-b2"]
-    assert ids(2) == ["official-b1", "formula-b1", "official-b3", "formula-b3"]
-    single = ex.plan("single-vs-compound", ex.default_settings("single-vs-compound"))  # no twins: every other trial
-    assert ex.shard_trials(single, (2, 3)) == single[1::3]
-    assert sorted(t.trial_id for i in (1, 2, 3) for t in ex.shard_trials(single, (i, 3))) == sorted(t.trial_id for t in single)
+    assert ids(1) == ["b0", "official-b3", "formula-b3"]
+    assert ids(2) == ["official-b1", "formula-b1", "official-b2", "formula-b2"]
+    imagenette = ex.plan("imagenette-resolution", ex.default_settings("imagenette-resolution"))
+    assert [[t.trial_id for t in ex.shard_trials(imagenette, (i, 2))] for i in (1, 2)] == [["res-128"], ["res-64", "res-96"]]
+    for sweep in ex.SWEEPS:
+        trials = ex.plan(sweep, ex.default_settings(sweep))
+        macs = {t.config.network_key: analytic_cost(t.config).macs for t in trials}
+        for parts in (2, 3, 4):
+            shards = [ex.shard_trials(trials, (i, parts)) for i in range(1, parts + 1)]
+            # every trial once, in plan order within a shard, twins in one shard
+            assert sorted(t.trial_id for s in shards for t in s) == sorted(t.trial_id for t in trials)
+            assert all(s == [t for t in trials if t in s] for s in shards)
+            owners = [{t.config.network_key for t in s} for s in shards]
+            assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1:])
+            # greedy dealing: no shard is more than the biggest network ahead of the lightest one
+            loads = [sum(macs[k] for k in keys) for keys in owners]
+            assert max(loads) - min(loads) <= max(macs.values()) + 1e-9, (sweep, parts, loads)
 
 
 def test_concurrent_appends_keep_every_line(tmp_path):
@@ -230,7 +244,8 @@ def test_sweep_cli_rejects_a_bad_shard(capsys, tmp_path):
 def test_sweep_parallel_script_refuses_bad_arguments(tmp_path):
     script = os.path.join(os.path.dirname(__file__), "..", "scripts", "sweep_parallel.sh")
     for args, message in [([], "usage:"), ([str(tmp_path), "0", "grid-search"], "SHARDS must be a whole number"),
-                          ([str(tmp_path), "2", "grid-serch"], "unknown sweep 'grid-serch'")]:
+                          ([str(tmp_path), "2", "grid-serch"], "unknown sweep 'grid-serch'"),
+                          ([str(tmp_path), "2", "grid-search", "--chain"], "--chain goes first")]:
         done = subprocess.run(["bash", script, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
     assert not (tmp_path / "logs").exists()
@@ -247,6 +262,57 @@ def test_sweep_parallel_script_runs_shards_into_one_file(image_folder, tmp_path)
     settings = tiny("formula-vs-official", image_folder)
     assert sorted(r["trial_id"] for r in rows) == sorted(t.trial_id for t in ex.plan("formula-vs-official", settings))
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["formula-vs-official-1.log", "formula-vs-official-2.log"]
+
+
+def test_sweep_parallel_script_chains_sweeps_per_shard(image_folder, tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "sweep_parallel.sh")
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": os.getcwd()}
+    sweeps = ["formula-vs-official", "grid-search"]
+    done = subprocess.run(["bash", script, "--chain", str(tmp_path), "2", *sweeps, "--", "--quick", "--data",
+                           str(image_folder), "--per-class", "4", "--batch-size", "4"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr + "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    for sweep in sweeps:
+        rows = ex.ResultsStore(ex.results_path(tmp_path, sweep)).read()
+        assert sorted(r["trial_id"] for r in rows) == sorted(t.trial_id for t in ex.plan(sweep, tiny(sweep, image_folder)))
+    assert len(list((tmp_path / "logs").iterdir())) == 4
+
+
+FAKE_SWEEP = """import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as effnet_lab's __main__ does
+open(os.path.join(os.environ["FAKE_LOG"], str(os.getpid())), "w").write(" ".join(sys.argv[1:]))
+try:
+    time.sleep(float(os.environ["FAKE_SLEEP"]))
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("chain", [True, False])
+def test_sweep_parallel_script_stops_every_shard_on_a_signal(tmp_path, chain):
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "sweep_parallel.sh")
+    fake = tmp_path / "fake.py"
+    fake.write_text(FAKE_SWEEP)
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} {fake} \"$@\"\n")
+    python.chmod(0o755)
+    started = tmp_path / "started"
+    started.mkdir()
+    env = {**os.environ, "PYTHON": str(python), "FAKE_LOG": str(started), "FAKE_SLEEP": "60"}
+    args = ["--chain"] * chain + [str(tmp_path / "out"), "2", "grid-search", "formula-vs-official"]
+    proc = subprocess.Popen(["bash", script, *args], env=env)
+    deadline = time.monotonic() + 30
+    while len(list(started.iterdir())) < (2 if chain else 4) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # let the fakes install their handlers
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 130
+    assert time.monotonic() - t0 < 20  # the shards were stopped, not waited for
+    commands = sorted(p.read_text() for p in started.iterdir())
+    # a chain runs its shard of grid-search and, once stopped, starts no further sweep
+    expected = ["grid-search"] * 2 if chain else ["formula-vs-official"] * 2 + ["grid-search"] * 2
+    assert [c.split()[3] for c in commands] == expected, commands
 
 
 def test_settings_round_trip_through_a_results_line():
