@@ -18,7 +18,17 @@
 set -uo pipefail
 usage="usage: $0 [--chain] OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]"
 chain=0
-if [[ ${1:-} == --chain ]]; then chain=1; shift; fi
+if [[ ${1:-} == --chain ]]; then
+    chain=1
+    shift
+elif [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    echo "$usage"
+    exit 0
+elif [[ ${1:-} == -* ]]; then
+    echo "$0: unknown option '$1' (the only option is --chain, before OUT_DIR)" >&2
+    echo "$usage" >&2
+    exit 2
+fi
 if [[ $# -lt 3 ]]; then
     echo "$usage" >&2
     exit 2

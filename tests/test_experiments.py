@@ -245,7 +245,8 @@ def test_sweep_parallel_script_refuses_bad_arguments(tmp_path):
     script = os.path.join(os.path.dirname(__file__), "..", "scripts", "sweep_parallel.sh")
     for args, message in [([], "usage:"), ([str(tmp_path), "0", "grid-search"], "SHARDS must be a whole number"),
                           ([str(tmp_path), "2", "grid-serch"], "unknown sweep 'grid-serch'"),
-                          ([str(tmp_path), "2", "grid-search", "--chain"], "--chain goes first")]:
+                          ([str(tmp_path), "2", "grid-search", "--chain"], "--chain goes first"),
+                          (["--chian", str(tmp_path), "2", "grid-search"], "unknown option '--chian'")]:
         done = subprocess.run(["bash", script, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
     assert not (tmp_path / "logs").exists()
