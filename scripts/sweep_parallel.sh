@@ -62,19 +62,36 @@ run_shard() {  # SWEEP I
 }
 extra=("$@")
 
+# Stop sweeps: INT lets each save and exit (effnet_lab's __main__ turns it into KeyboardInterrupt);
+# a sweep still starting up ignores it (a background job starts with SIGINT ignored until python
+# restores it), so whatever is still running after STOP_GRACE seconds gets TERM. Nothing is lost
+# either way: results and checkpoints are written atomically, at most the epoch under way is redone.
+stop_sweeps() {  # PID...
+    kill -INT "$@" 2>/dev/null
+    local deadline=$((SECONDS + ${STOP_GRACE:-10})) pid alive
+    while ((SECONDS < deadline)); do
+        alive=0
+        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        ((alive)) || return 0
+        sleep 0.2
+    done
+    kill -TERM "$@" 2>/dev/null
+}
+
 pids=()
-# Ctrl-C (or a timeout's signal) reaches every shard; each keeps its finished trials and exits.
-# A background job starts with SIGINT ignored: python restores it (effnet_lab's __main__), a bash
-# subshell cannot, so a chain is sent TERM and passes an INT on to its sweep.
-signal=INT
-((chain)) && signal=TERM
-trap 'kill -$signal "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
+# Ctrl-C (or a timeout's signal) stops every shard. A bash subshell cannot catch SIGINT in the
+# background, so a chain is sent TERM, stops its sweep and runs no further one.
+if ((chain)); then
+    trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 130' INT TERM
+else
+    trap 'stop_sweeps "${pids[@]}"; wait; exit 130' INT TERM
+fi
 for ((i = 1; i <= shards; i++)); do
     if ((chain)); then
         (
             child=
             # pass an interrupt on to the sweep under way and run no further sweep
-            trap '[[ -n $child ]] && kill -INT "$child" 2>/dev/null; wait; exit 130' TERM
+            trap '[[ -n $child ]] && stop_sweeps "$child"; wait; exit 130' TERM
             status=0
             for sweep in "${sweeps[@]}"; do
                 run_shard "$sweep" "$i" &
