@@ -14,7 +14,8 @@
 # one process per core and a later sweep can reuse networks an earlier one trained.
 #
 # Logs go to OUT_DIR/logs/ (appended to, so a resumed run keeps the earlier lines). Interrupt
-# with Ctrl-C and run it again to resume. PYTHON picks the interpreter (default: python).
+# with Ctrl-C and run it again to resume. PYTHON picks the interpreter (default: python);
+# STOP_GRACE the seconds a sweep gets to stop on an interrupt before it is terminated (default 10).
 set -uo pipefail
 usage="usage: $0 [--chain] OUT_DIR SHARDS SWEEP [SWEEP ...] [-- extra sweep arguments]"
 chain=0
@@ -35,6 +36,10 @@ if [[ $# -lt 3 ]]; then
 fi
 out=$1 shards=$2
 shift 2
+if ! [[ ${STOP_GRACE:-10} =~ ^[0-9]+$ ]]; then
+    echo "$0: STOP_GRACE must be a whole number of seconds, got '$STOP_GRACE'" >&2
+    exit 2
+fi
 if ! [[ $shards =~ ^[1-9][0-9]*$ ]]; then
     echo "$0: SHARDS must be a whole number >= 1, got '$shards'" >&2
     exit 2

@@ -249,6 +249,9 @@ def test_sweep_parallel_script_refuses_bad_arguments(tmp_path):
                           (["--chian", str(tmp_path), "2", "grid-search"], "unknown option '--chian'")]:
         done = subprocess.run(["bash", script, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    done = subprocess.run(["bash", script, str(tmp_path), "2", "grid-search"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "STOP_GRACE": "soon"})
+    assert done.returncode == 2 and "STOP_GRACE must be a whole number of seconds, got 'soon'" in done.stderr
     assert not (tmp_path / "logs").exists()
 
 
