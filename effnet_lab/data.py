@@ -42,28 +42,27 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".cache" / "effnet_lab"
 
 
-def atomic_save(obj: object, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves half a file behind."""
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``: a crash
+    leaves the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """torch.save, atomically (see ``_atomic_write``)."""
+    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file the same way: a temporary file, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a text file atomically (see ``_atomic_write``)."""
+    _atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 # ---------------------------------------------------------------------------------------------

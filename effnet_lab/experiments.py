@@ -372,7 +372,7 @@ def settings_digest(settings: Settings) -> str:
 
 
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
-    """``(i, n)``: the i-th of n interleaved parts of a plan, 1 <= i <= n."""
+    """``(i, n)``: part i of a plan split into n parts (``shard_trials``), 1 <= i <= n."""
     try:
         i, n = (int(v) for v in shard)
     except (TypeError, ValueError):
