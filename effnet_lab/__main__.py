@@ -179,9 +179,14 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     quick = args.quick or quick_mode()
     settings = quick_settings(args.name) if quick else default_settings(args.name)
-    changes = {k: v for k, v in (("data", args.data), ("epochs", args.epochs), ("per_class", args.per_class),
-                                 ("seeds", tuple(args.seeds) if args.seeds else None),
-                                 ("batch_size", args.batch_size), ("tolerance", args.tolerance)) if v is not None}
+    for option, sweep in PLAN_OPTIONS.items():
+        if getattr(args, option) is not None and args.name != sweep:
+            parser.error(f"argument --{option.replace('_', '-')}: shapes the {sweep} sweep only, not {args.name}")
+    tuples = ("seeds", "budgets", "variants", "resolutions")
+    changes = {k: tuple(v) if k in tuples else v
+               for k, v in (("data", args.data), ("epochs", args.epochs), ("per_class", args.per_class),
+                            ("seeds", args.seeds), ("batch_size", args.batch_size))
+               + tuple((option, getattr(args, option)) for option in PLAN_OPTIONS) if v is not None}
     try:
         settings = dataclasses.replace(settings, **changes)
     except (TypeError, ValueError) as exc:
@@ -208,6 +213,9 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 CHANNELS_LAST = {"auto": None, "on": True, "off": False}
+# sweep options that choose which trials a plan holds, and the sweep each belongs to
+PLAN_OPTIONS = {"budgets": "single-vs-compound", "tolerance": "grid-search", "max_candidates": "grid-search",
+                "variants": "formula-vs-official", "resolutions": "imagenette-resolution"}
 
 
 def _add_channels_last(p: argparse.ArgumentParser) -> None:
@@ -271,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "results file are skipped, and the trial under way checkpoints every epoch "
                                    "(OUT/.partial/), so an interrupted sweep continues where it stopped. A "
                                    "network that another trial in OUT already trained with the same settings is "
-                                   "not trained again.")
+                                   "not trained again. Options that choose the trials (--budgets, "
+                                   "--max-candidates, ...) may change between runs: the file grows by the new "
+                                   "trials.")
     p.add_argument("name", choices=SWEEPS)
     p.add_argument("--data", help="dataset name or folder (default: cifar10; imagenet-subset for imagenette-resolution)")
     p.add_argument("--out", help="results folder (default results/; quick mode: a cache folder)")
@@ -280,7 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=int, help="training images per class")
     p.add_argument("--seeds", type=int, nargs="+")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--budgets", type=float, nargs="+", metavar="X",
+                   help="single-vs-compound: MAC budgets as multiples of the base's (default 1 2 4)")
     p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")
+    p.add_argument("--max-candidates", type=int, metavar="N",
+                   help="grid-search: how many (alpha, beta, gamma) to train (default 6; the committed runs: 9)")
+    p.add_argument("--variants", nargs="+", metavar="BN",
+                   help="formula-vs-official: published variants to match (default b1 b2 b3; any of b1-b7)")
+    p.add_argument("--resolutions", type=int, nargs="+", metavar="PX",
+                   help="imagenette-resolution: input sizes in pixels (default 64 96 128)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     _add_channels_last(p)
     p.add_argument("--shard", metavar="I/N", help="train only part I of N: the plan's distinct networks are dealt out by "

@@ -23,7 +23,10 @@ class ConvBNAct(nn.Sequential):
                               groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum)
         if activation:
-            self.act = nn.SiLU(inplace=True)
+            # Not in place: SiLU's backward needs its input, so an in-place SiLU makes autograd copy
+            # it first anyway. Out of place is the same arithmetic and memory, and training the sweeps'
+            # networks on one CPU thread is 3-5 % faster (benchmarks/silu_inplace.py).
+            self.act = nn.SiLU()
 
 
 class SqueezeExcitation(nn.Module):
@@ -33,7 +36,7 @@ class SqueezeExcitation(nn.Module):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.reduce = nn.Conv2d(channels, squeeze_channels, 1)  # with bias, unlike convs before BN
-        self.act = nn.SiLU(inplace=True)
+        self.act = nn.SiLU()
         self.expand = nn.Conv2d(squeeze_channels, channels, 1)
         self.gate = nn.Sigmoid()
 

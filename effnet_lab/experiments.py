@@ -55,7 +55,9 @@ class Settings:
     seeds: tuple[int, ...] = (0, 1, 2)
     budgets: tuple[float, ...] = (1.0, 2.0, 4.0)
     tolerance: float = 0.1          # grid search: |alpha * beta^2 * gamma^2 - 2| <= tolerance
-    max_candidates: int = 9
+    # Six keep the four default sweeps at about three hours on a 2-core CPU; the committed runs used
+    # nine (--max-candidates 9: the same six and three more, as farthest-point sampling adds points).
+    max_candidates: int = 6
     variants: tuple[str, ...] = ("b1", "b2", "b3")
     resolutions: tuple[int, ...] = (64, 96, 128)
     base: ModelConfig = CIFAR_BASE
@@ -67,8 +69,16 @@ class Settings:
         check_finite("warmup_epochs", self.warmup_epochs, minimum=0)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct integers (at least one), got {self.seeds!r}")
+        if not self.budgets or len(set(self.budgets)) != len(self.budgets):
+            raise ValueError(f"budgets must be distinct numbers (at least one), got {self.budgets!r}")
         for b in self.budgets:
-            check_finite("budget", b, positive=True)
+            check_finite("budgets", b, minimum=1)  # the sweep scales the base up (its multipliers start at 1)
+        if not self.resolutions or len(set(self.resolutions)) != len(self.resolutions):
+            raise ValueError(f"resolutions must be distinct sizes in pixels (at least one), got {self.resolutions!r}")
+        for r in self.resolutions:
+            check_positive_int("resolutions", r)
+        if not self.variants or len(set(self.variants)) != len(self.variants):
+            raise ValueError(f"variants must be distinct names among b1-b7 (at least one), got {self.variants!r}")
         check_finite("tolerance", self.tolerance, minimum=0)
         check_positive_int("max_candidates", self.max_candidates)
         for v in self.variants:
@@ -137,7 +147,16 @@ def scale_one(base: ModelConfig, rule: str, x: float) -> ModelConfig:
 
 def match_budget(make: Callable[[float], ModelConfig], target: float, lo: float, hi: float,
                  num_classes: int) -> tuple[float, ModelConfig]:
-    """The multiplier whose MACs are nearest ``target``: the crossing of the staircase or the step below."""
+    """The multiplier whose MACs are nearest ``target``: the crossing of the staircase or the step below.
+    A target beyond ``hi``'s MACs doubles ``hi`` (up to 8 times) before giving up."""
+    for doubled in range(9):
+        reached = analytic_cost(make(hi), num_classes=num_classes).macs
+        if reached >= target:
+            break
+        if doubled == 8:
+            raise ValueError(f"{target:,.0f} MACs are out of reach: a multiplier of {hi:g} gives {reached:,}; "
+                             f"choose a smaller budget")
+        hi *= 2
     x = solve_for_macs(make, target, lo, hi, num_classes=num_classes)
     candidates = [x]
     below = x - 1e-9 * max(1.0, abs(x))
@@ -155,7 +174,10 @@ def plan_single_vs_compound(s: Settings, num_classes: int) -> list[Trial]:
             continue
         target = budget * base_macs
         for rule in ("width", "depth", "resolution"):
-            x, cfg = match_budget(lambda v, r=rule: scale_one(s.base, r, v), target, 1.0, 8.0, num_classes)
+            try:
+                x, cfg = match_budget(lambda v, r=rule: scale_one(s.base, r, v), target, 1.0, 8.0, num_classes)
+            except ValueError as exc:
+                raise ValueError(f"budgets: {budget:g}x the base by {rule} alone: {exc}") from None
             trials.append(Trial(f"{rule}-x{budget:g}", rule, cfg, budget=budget, extra={"multiplier": x}))
         phi, cfg = match_budget(lambda p: compound_scaling(p, base=s.base), target, 0.0, 8.0, num_classes)
         trials.append(Trial(f"compound-x{budget:g}", "compound", cfg, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, phi,
@@ -317,7 +339,11 @@ def load_results(sweep: str, folder: "str | Path | None" = None):
     # rows do not store the class count; the one whose parameter count matches the first row's
     first = ModelConfig.from_dict(table.config.iloc[0])
     classes = next((n for n in (10, 100, 1000) if analytic_cost(first, num_classes=n).params == table.params.iloc[0]), 10)
-    order = [t.trial_id for t in plan(sweep, settings, num_classes=classes)]
+    # a file that grew holds lines of several plans: their trials in the order of the first plan, then the next
+    order: list[str] = []
+    for stored in dict.fromkeys(json.dumps(d, sort_keys=True) for d in table.settings):
+        order += [t.trial_id for t in plan(sweep, Settings.from_dict(json.loads(stored)), num_classes=classes)
+                  if t.trial_id not in order]
     table["order"] = [order.index(t) if t in order else len(order) for t in table.trial_id]
     table = table.sort_values("order").drop(columns="order").set_index("trial_id", drop=False)
     base_macs = analytic_cost(settings.base, num_classes=classes).macs
@@ -340,6 +366,18 @@ def results_path(out_dir: "str | Path", sweep: str) -> Path:
 
 # The settings that decide how a network is trained and tested (the grid's tolerance, say, does not).
 TRAINING_SETTINGS = ("data", "per_class", "epochs", "batch_size", "warmup_epochs", "seeds")
+# With the base, they also fix what a trial id means ("width-x2" of another base is another network).
+# The rest (budgets, tolerance, max_candidates, variants, resolutions) only choose which trials a plan
+# holds, so one results file can grow: a sweep re-run with more budgets or grid candidates trains
+# the new trials and keeps the old lines.
+TRIAL_SETTINGS = TRAINING_SETTINGS + ("base",)
+
+
+def trial_settings(settings: "Settings | dict") -> dict:
+    """The part of ``settings`` (a ``Settings`` or a results line's ``settings``) that every line of
+    one results file must share: ``TRIAL_SETTINGS``."""
+    d = settings.to_dict() if isinstance(settings, Settings) else settings
+    return {k: d.get(k) for k in TRIAL_SETTINGS}
 
 
 def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, tuple[str, dict]]:
@@ -365,10 +403,11 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
 
 
 def settings_digest(settings: Settings) -> str:
-    """A short digest of ``settings``: work in progress made with other settings is never resumed."""
+    """A short digest of ``trial_settings(settings)``: work in progress trained with other settings is
+    never resumed (a trial's work survives a change of the plan, such as more budgets)."""
     import hashlib
 
-    return hashlib.sha256(json.dumps(settings.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(trial_settings(settings), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
@@ -431,19 +470,30 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     origin["channels_last"] = layout
     store = ResultsStore(results_path(out_dir, sweep))
     done = {}
+    wanted = trial_settings(settings)
     for row in store.read():
-        if row["settings"] != settings.to_dict():
-            raise ValueError(f"{store.path} holds trials made with other settings (trial {row['trial_id']}); "
-                             f"finish them with the same settings or write to another folder")
+        theirs = trial_settings(row.get("settings", {}))
+        if theirs != wanted:
+            differ = "; ".join(f"{k} {theirs[k]!r} (this run: {wanted[k]!r})" for k in TRIAL_SETTINGS
+                               if theirs[k] != wanted[k])
+            raise ValueError(f"{store.path} holds trials trained with other settings (trial {row['trial_id']}: "
+                             f"{differ}); finish them with the same settings or write to another folder")
         done[row["trial_id"]] = row
     train, test = load_pair(settings.data)
     if settings.per_class < min(train.counts()):
         train = train.subset(settings.per_class, seed=0)
     trials = plan(sweep, settings, num_classes=len(train.classes))
     base_macs = analytic_cost(settings.base, num_classes=len(train.classes)).macs
+    others = len(set(done) - {t.trial_id for t in trials})
     log(f"{sweep}: {len(trials)} trials x {len(settings.seeds)} seeds on {len(train)} training images "
-        f"({settings.data}), {len(done)} already done, device {dev}"
-        + (f", shard {part}/{parts}" if parts > 1 else ""))
+        f"({settings.data}), {len(done) - others} already done, device {dev}"
+        + (f", shard {part}/{parts}" if parts > 1 else "")
+        + (f"; the file also holds {others} trials outside this plan (kept)" if others else ""))
+    for t in trials:
+        ratio = analytic_cost(t.config, num_classes=len(train.classes)).macs / base_macs / (t.budget or 1.0)
+        if t.budget and abs(ratio - 1) > 0.05:
+            log(f"note: {t.trial_id} costs {ratio * t.budget:.2f}x the base, not {t.budget:g}x: the nearest "
+                f"its channel, layer and pixel rounding allows")
     mine = {t.trial_id for t in shard_trials(trials, (part, parts))}
     for n, trial in enumerate(trials, start=1):
         if trial.trial_id in done or trial.trial_id not in mine:

@@ -13,6 +13,10 @@
 # there are SHARDS processes in all: shard i runs its part of each sweep in turn, so a CPU runs
 # one process per core and a later sweep can reuse networks an earlier one trained.
 #
+# The extra arguments go to every sweep: options that shape one sweep's plan (--budgets,
+# --max-candidates, --variants, --resolutions) are refused by the others, so give them in a
+# separate run of that sweep alone.
+#
 # Logs go to OUT_DIR/logs/ (appended to, so a resumed run keeps the earlier lines). Interrupt
 # with Ctrl-C and run it again to resume. PYTHON picks the interpreter (default: python);
 # STOP_GRACE the seconds a sweep gets to stop on an interrupt before it is terminated (default 10).

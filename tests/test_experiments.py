@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,6 +46,61 @@ def test_grid_respects_the_constraint_and_includes_the_paper_point():
         ex.grid_candidates(0.0001)
     with pytest.raises(ValueError, match="tolerance must be a finite real number >= 0, got -1"):
         ex.grid_candidates(-1)
+
+
+def test_the_default_grid_is_the_start_of_the_committed_nine():
+    # farthest-point sampling only adds points: the default six are the committed runs' first six,
+    # so `--max-candidates 9` grows a default run into the committed one
+    s = ex.default_settings("grid-search")
+    six = ex.grid_candidates(s.tolerance, s.max_candidates, base=s.base, num_classes=10)
+    nine = ex.grid_candidates(s.tolerance, 9, base=s.base, num_classes=10)
+    assert s.max_candidates == 6 and nine[:6] == six
+    committed = ex.load_results("grid-search")
+    assert set(committed.trial_id) == {t.trial_id for t in ex.plan("grid-search", ex.Settings(max_candidates=9))}
+
+
+def test_budgets_beyond_the_first_search_range_and_out_of_reach():
+    s = ex.Settings(budgets=(1.0, 16.0))
+    base = el.analytic_cost(s.base, num_classes=10).macs
+    trials = ex.plan("single-vs-compound", s)
+    depth = next(t for t in trials if t.trial_id == "depth-x16")
+    assert depth.extra["multiplier"] > 8  # past the first range [1, 8], which stops near 6x
+    assert abs(el.analytic_cost(depth.config, num_classes=10).macs / (16 * base) - 1) <= 0.05
+    with pytest.raises(ValueError, match=r"budgets: 1e\+06x the base by depth alone: .* out of reach: a multiplier "
+                                         r"of 2048 gives .*; choose a smaller budget"):
+        ex.plan("single-vs-compound", ex.Settings(budgets=(1e6,)))
+    for bad, message in [({"budgets": (0.5,)}, "budgets must be a finite real number >= 1, got 0.5"),
+                         ({"budgets": (2.0, 2)}, "budgets must be distinct numbers"),
+                         ({"budgets": ()}, "budgets must be distinct numbers (at least one)"),
+                         ({"resolutions": (64, 0)}, "resolutions must be an integer >= 1, got 0"),
+                         ({"resolutions": (64, 64)}, "resolutions must be distinct sizes"),
+                         ({"variants": ()}, "variants must be distinct names among b1-b7 (at least one)"),
+                         ({"variants": ("b0",)}, "variants must be names among b1-b7, got 'b0'")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            ex.Settings(**bad)
+
+
+def test_a_sweep_grows_by_new_trials_and_keeps_its_lines(image_folder, tmp_path):
+    small = tiny("single-vs-compound", image_folder)
+    first = ex.run_sweep("single-vs-compound", tmp_path, small, log=lambda m: None)
+    # more budgets only add trials: the file's lines stay, only the 3x trials are trained
+    bigger = ex.Settings(**{**small.__dict__, "budgets": (1.0, 2.0, 3.0)})
+    assert ex.settings_digest(bigger) == ex.settings_digest(small)  # work in progress survives too
+    logs = []
+    grown = ex.run_sweep("single-vs-compound", tmp_path, bigger, log=logs.append)
+    assert grown[:len(first)] == first
+    assert [r["trial_id"] for r in grown[len(first):]] == ["width-x3", "depth-x3", "resolution-x3", "compound-x3"]
+    assert "9 trials x 1 seeds" in logs[0] and "5 already done" in logs[0]
+    # the smaller plan again: nothing to train, the extra lines are kept and said so
+    logs = []
+    assert ex.run_sweep("single-vs-compound", tmp_path, small, log=logs.append) == grown
+    assert "5 already done" in logs[0] and "4 trials outside this plan (kept)" in logs[0]
+    assert not any("accuracy" in m for m in logs)  # nothing trained
+    table = ex.load_results("single-vs-compound", tmp_path)
+    assert list(table.trial_id) == [t.trial_id for t in ex.plan("single-vs-compound", bigger)]
+    # a training setting is another experiment: refused, naming it
+    with pytest.raises(ValueError, match=r"other settings \(trial base: per_class 4 \(this run: 3\)\)"):
+        ex.run_sweep("single-vs-compound", tmp_path, ex.Settings(**{**bigger.__dict__, "per_class": 3}))
 
 
 def test_formula_matches_official_macs():
@@ -139,8 +195,9 @@ def test_damaged_or_foreign_results_files_are_refused(image_folder, tmp_path):
     path.write_text(json.dumps({"schema": "other/9"}) + "\n")
     with pytest.raises(ValueError, match="line 1 has schema 'other/9', this version reads 'effnet_lab.sweep/1'"):
         ex.run_sweep("grid-search", tmp_path, settings)
-    path.write_text(json.dumps({"schema": ex.SCHEMA, "trial_id": "x", "settings": {"epochs": 99}}) + "\n")
-    with pytest.raises(ValueError, match="holds trials made with other settings"):
+    path.write_text(json.dumps({"schema": ex.SCHEMA, "trial_id": "x", "settings": {**settings.to_dict(), "epochs": 99}})
+                    + "\n")
+    with pytest.raises(ValueError, match=r"holds trials trained with other settings \(trial x: epochs 99 \(this run: 1\)\)"):
         ex.run_sweep("grid-search", tmp_path, settings)
 
 
@@ -170,6 +227,18 @@ def test_sweep_cli_rejects_bad_arguments(capsys, tmp_path):
         (["sweep", "grid-search", "--channels-last", "yes", "--out", str(tmp_path)], "invalid choice: 'yes'"),
         (["sweep", "grid-search", "--tolerance", "0.001", "--quick", "--data", "/no/data", "--out", str(tmp_path)],
          "data folder '/no/data' does not exist"),
+        (["sweep", "grid-search", "--budgets", "1", "2", "--out", str(tmp_path)],
+         "argument --budgets: shapes the single-vs-compound sweep only, not grid-search"),
+        (["sweep", "single-vs-compound", "--max-candidates", "3", "--out", str(tmp_path)],
+         "argument --max-candidates: shapes the grid-search sweep only, not single-vs-compound"),
+        (["sweep", "single-vs-compound", "--budgets", "0.5", "--out", str(tmp_path)],
+         "budgets must be a finite real number >= 1, got 0.5"),
+        (["sweep", "formula-vs-official", "--variants", "b9", "--out", str(tmp_path)],
+         "variants must be names among b1-b7, got 'b9'"),
+        (["sweep", "imagenette-resolution", "--resolutions", "64", "abc", "--out", str(tmp_path)],
+         "argument --resolutions: invalid int value: 'abc'"),
+        (["sweep", "grid-search", "--max-candidates", "0", "--out", str(tmp_path)],
+         "max_candidates must be an integer >= 1, got 0"),
     ]:
         with pytest.raises(SystemExit) as exc:
             main(argv)
