@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,18 @@ def test_the_default_grid_is_the_start_of_the_committed_nine():
     assert s.max_candidates == 6 and nine[:6] == six
     committed = ex.load_results("grid-search")
     assert set(committed.trial_id) == {t.trial_id for t in ex.plan("grid-search", ex.Settings(max_candidates=9))}
+
+
+def test_the_committed_cpu_rerun_reproduced_every_accuracy():
+    # results/cpu-rerun: single-vs-compound run again on a CPU by later code (SiLU out of place, other
+    # shards): a seed gives the same numbers on a CPU, so every accuracy must be the same
+    results = Path(ex.__file__).resolve().parent.parent / "results"
+    first = ex.load_results("single-vs-compound", results / "cpu")
+    again = ex.load_results("single-vs-compound", results / "cpu-rerun")
+    assert list(again.trial_id) == list(first.trial_id) and len(first) == 9
+    assert list(again.accuracies) == list(first.accuracies)
+    assert set(again.commit).isdisjoint(set(first.commit))
+    assert all(d.startswith("cpu") for d in {*again.device, *first.device})
 
 
 def test_budgets_beyond_the_first_search_range_and_out_of_reach():
