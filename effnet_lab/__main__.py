@@ -182,10 +182,8 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     for option, sweep in PLAN_OPTIONS.items():
         if getattr(args, option) is not None and args.name != sweep:
             parser.error(f"argument --{option.replace('_', '-')}: shapes the {sweep} sweep only, not {args.name}")
-    tuples = ("seeds", "budgets", "variants", "resolutions")
-    changes = {k: tuple(v) if k in tuples else v
-               for k, v in (("data", args.data), ("epochs", args.epochs), ("per_class", args.per_class),
-                            ("seeds", args.seeds), ("batch_size", args.batch_size))
+    changes = {k: v for k, v in (("data", args.data), ("epochs", args.epochs), ("per_class", args.per_class),
+                                 ("seeds", args.seeds), ("batch_size", args.batch_size))
                + tuple((option, getattr(args, option)) for option in PLAN_OPTIONS) if v is not None}
     try:
         settings = dataclasses.replace(settings, **changes)

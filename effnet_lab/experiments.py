@@ -40,6 +40,11 @@ IMAGENETTE_BASE = ModelConfig(width_mult=0.5, depth_mult=0.5, dropout=0.2, stoch
                               resolution=128, name="imagenette-small")
 
 
+# Settings fields that hold several values, and what each value is
+SEQUENCES = {"seeds": "integers", "budgets": "numbers", "variants": "names among b1-b7",
+             "resolutions": "sizes in pixels"}
+
+
 @dataclass(frozen=True)
 class Settings:
     """What every trial of a sweep shares; stored with each result so a resume can check it."""
@@ -67,18 +72,18 @@ class Settings:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_finite("warmup_epochs", self.warmup_epochs, minimum=0)
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct integers (at least one), got {self.seeds!r}")
-        if not self.budgets or len(set(self.budgets)) != len(self.budgets):
-            raise ValueError(f"budgets must be distinct numbers (at least one), got {self.budgets!r}")
+        for name, what in SEQUENCES.items():  # stored as tuples, whatever sequence was given
+            try:
+                values = tuple(getattr(self, name))
+            except TypeError:
+                raise ValueError(f"{name} must be a sequence of distinct {what}, got {getattr(self, name)!r}") from None
+            object.__setattr__(self, name, values)
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{name} must be distinct {what} (at least one), got {values!r}")
         for b in self.budgets:
             check_finite("budgets", b, minimum=1)  # the sweep scales the base up (its multipliers start at 1)
-        if not self.resolutions or len(set(self.resolutions)) != len(self.resolutions):
-            raise ValueError(f"resolutions must be distinct sizes in pixels (at least one), got {self.resolutions!r}")
         for r in self.resolutions:
             check_positive_int("resolutions", r)
-        if not self.variants or len(set(self.variants)) != len(self.variants):
-            raise ValueError(f"variants must be distinct names among b1-b7 (at least one), got {self.variants!r}")
         check_finite("tolerance", self.tolerance, minimum=0)
         check_positive_int("max_candidates", self.max_candidates)
         for v in self.variants:
@@ -88,15 +93,10 @@ class Settings:
     @classmethod
     def from_dict(cls, d: dict) -> "Settings":
         """The inverse of ``to_dict`` (as stored in every results line)."""
-        tuples = ("seeds", "budgets", "variants", "resolutions")
-        return cls(**{**d, "base": ModelConfig.from_dict(d["base"]), **{k: tuple(d[k]) for k in tuples}})
+        return cls(**{**d, "base": ModelConfig.from_dict(d["base"])})
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["base"] = self.base.to_dict()
-        d["seeds"], d["budgets"] = list(self.seeds), list(self.budgets)
-        d["variants"], d["resolutions"] = list(self.variants), list(self.resolutions)
-        return d
+        return {**asdict(self), "base": self.base.to_dict(), **{k: list(getattr(self, k)) for k in SEQUENCES}}
 
 
 def quick_settings(sweep: str) -> Settings:
