@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import (COMPILE_MODES, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, Resolution, check_resolution,
-                     compound_scaling, flops_factor, official_config)
+from .config import (COMPILE_MODES, OPTIMIZERS, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, RECIPE, SCHEDULES,
+                     Resolution, check_resolution, compound_scaling, flops_factor, official_config)
 
 
 def parse_resolution(text: str) -> Resolution:
@@ -123,23 +123,25 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     model = EfficientNet(config, num_classes=len(train.classes))
     began = time.perf_counter()
     origin = provenance(device)  # the code at the start (a commit made during a long run is not it)
-    info = {"config": config.to_dict(), "classes": train.classes, "resolution": config.to_dict()["resolution"]}
+    recipe = {**RECIPE, **_recipe_options(args)}
+    info = {"config": config.to_dict(), "classes": train.classes, "resolution": config.to_dict()["resolution"],
+            "tta": recipe["tta"]}  # evaluate scores the checkpoint as train did
     try:
-        history = fit(model, train, test, args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
-                      label_smoothing=args.label_smoothing, device=device, amp=not args.no_amp,
+        history = fit(model, train, test, args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                      **_recipe_options(args), device=device, amp=not args.no_amp,
                       compile=args.compile, channels_last=CHANNELS_LAST[args.channels_last], seed=args.seed,
                       checkpoint=out / "last.pt", checkpoint_extra=info,
                       progress=not args.quiet)
     except ValueError as exc:
         parser.error(str(exc))
-    result = evaluate(model, test, device=device)
+    result = evaluate(model, test, device=device, tta=recipe["tta"])
     metrics = {"accuracy": result["accuracy"], "loss": result["loss"], "n_test": result["n"],
                "per_class_accuracy": result["per_class_accuracy"],
                # time of every epoch, including those of an interrupted earlier run
                "seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": time.perf_counter() - began,
                "epochs": args.epochs, "n_train": len(train), "data": str(args.data), "seed": args.seed,
                "channels_last": uses_channels_last(device, CHANNELS_LAST[args.channels_last]),
+               "recipe": {"optimizer": args.optimizer, "batch_size": args.batch_size, **recipe},
                "history": history.to_dicts(), **info, **origin, "date": utc_now()}
     _write_json(out / "metrics.json", metrics)
     print(f"test accuracy {metrics['accuracy']:.4f} on {result['n']} images; wrote {out / 'metrics.json'} "
@@ -163,8 +165,9 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         parser.error(f"the data's classes {data.classes} differ from the checkpoint's {state['classes']}")
     if args.batch_size < 1:
         parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
-    result = evaluate(model, data, batch_size=args.batch_size, device=device)
-    result.update(checkpoint=str(args.checkpoint), data=str(args.data), resolution=state["resolution"])
+    tta = bool(state.get("tta", False))
+    result = evaluate(model, data, batch_size=args.batch_size, device=device, tta=tta)
+    result.update(checkpoint=str(args.checkpoint), data=str(args.data), resolution=state["resolution"], tta=tta)
     print(json.dumps(result))
     return 0
 
@@ -184,6 +187,7 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error(f"argument --{option.replace('_', '-')}: shapes the {sweep} sweep only, not {args.name}")
     changes = {k: v for k, v in (("data", args.data), ("epochs", args.epochs), ("per_class", args.per_class),
                                  ("seeds", args.seeds), ("batch_size", args.batch_size))
+               + tuple(_recipe_options(args).items())
                + tuple((option, getattr(args, option)) for option in PLAN_OPTIONS) if v is not None}
     try:
         settings = dataclasses.replace(settings, **changes)
@@ -211,6 +215,45 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 CHANNELS_LAST = {"auto": None, "on": True, "off": False}
+ON_OFF = {"on": True, "off": False}
+RECIPE_FLAGS = ("lr", "schedule", "warmup_epochs", "weight_decay", "label_smoothing", "zero_init", "ema", "tta")
+
+
+def _ema_decay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 0.9999:
+        raise argparse.ArgumentTypeError(f"must be a decay in [0, 0.9999] (0: off), got {text!r}")
+    return value
+
+
+def _add_recipe_args(p: argparse.ArgumentParser, defaults: dict | None) -> None:
+    """The training recipe's flags (fit's options; results/README.md measures each). ``defaults``
+    shows fit's in the help (train); None: the sweep's settings decide (sweep)."""
+    def say(name: str) -> str:
+        if defaults is None:
+            return "default: the sweep's setting"
+        value = defaults[name]
+        return f"default {({True: 'on', False: 'off'}.get(value, value) if isinstance(value, bool) else value)}"
+
+    p.add_argument("--lr", type=float, help="peak learning rate (default for sgd: 0.1 x batch size / 128)")
+    p.add_argument("--schedule", choices=SCHEDULES, help=f"learning rate after the warm-up ({say('schedule')})")
+    p.add_argument("--warmup-epochs", type=float, metavar="E", help=f"linear warm-up ({say('warmup_epochs')})")
+    p.add_argument("--weight-decay", type=float, help=say("weight_decay"))
+    p.add_argument("--label-smoothing", type=float, help=say("label_smoothing"))
+    p.add_argument("--zero-init", choices=tuple(ON_OFF),
+                   help=f"start residual branches and the classifier at zero ({say('zero_init')})")
+    p.add_argument("--ema", type=_ema_decay, metavar="DECAY",
+                   help=f"evaluate a moving average of the weights, 0: off ({say('ema')})")
+    p.add_argument("--tta", choices=tuple(ON_OFF), help=f"average each test image with its mirror ({say('tta')})")
+
+
+def _recipe_options(args: argparse.Namespace) -> dict:
+    """The recipe flags given on the command line, as fit's keyword arguments."""
+    given = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k, None) is not None}
+    return {k: ON_OFF[v] if k in ("zero_init", "tta") else v for k, v in given.items()}
 # sweep options that choose which trials a plan holds, and the sweep each belongs to
 PLAN_OPTIONS = {"budgets": "single-vs-compound", "tolerance": "grid-search", "max_candidates": "grid-search",
                 "variants": "formula-vs-official", "resolutions": "imagenette-resolution"}
@@ -245,11 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stochastic-depth", type=float, help="override the last block's drop rate")
     p.add_argument("--epochs", type=int, default=10, help="default %(default)s")
     p.add_argument("--batch-size", type=int, default=128, help="default %(default)s")
-    p.add_argument("--lr", type=float, help="peak learning rate (default for sgd: 0.1 x batch size / 128)")
-    p.add_argument("--optimizer", choices=["sgd", "rmsprop", "adamw"], default="sgd")
-    p.add_argument("--schedule", choices=["cosine", "onecycle", "constant"], default="cosine")
-    p.add_argument("--weight-decay", type=float, default=5e-5, help="default %(default)s")
-    p.add_argument("--label-smoothing", type=float, default=0.1, help="default %(default)s")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    _add_recipe_args(p, RECIPE)
     p.add_argument("--per-class", type=int, help="train on a class-balanced seeded subset of N images per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
@@ -288,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=int, help="training images per class")
     p.add_argument("--seeds", type=int, nargs="+")
     p.add_argument("--batch-size", type=int)
+    _add_recipe_args(p, None)
     p.add_argument("--budgets", type=float, nargs="+", metavar="X",
                    help="single-vs-compound: MAC budgets as multiples of the base's (default 1 2 4)")
     p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")

@@ -346,6 +346,13 @@ PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA = 1.2, 1.1, 1.15
 # torch.compile's modes, accepted by train.fit(compile=...) and `train --compile MODE` (kept here,
 # torch-free, so the command line can list them without importing torch)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# train.fit's optimizers and learning-rate schedules (torch-free for the same reason)
+OPTIMIZERS = ("sgd", "rmsprop", "adamw")
+SCHEDULES = ("cosine", "linear", "onecycle", "constant")
+# The small-budget training recipe: train.fit's defaults, the sweeps' and the command line's (what
+# each part buys is measured in results/README.md, "Training recipe"). lr None: 0.1 x batch / 128.
+RECIPE = {"lr": None, "schedule": "cosine", "warmup_epochs": 1.0, "weight_decay": 5e-5, "label_smoothing": 0.1,
+          "zero_init": False, "ema": 0.0, "tta": False}
 
 
 def _variant_key(name: object) -> str:

@@ -25,8 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from .config import (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, ModelConfig, check_finite, check_positive_int,
-                     compound_scaling)
+from .config import (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, RECIPE, SCHEDULES, ModelConfig, check_finite,
+                     check_positive_int, compound_scaling)
 from .cost import analytic_cost, grid_cost, solve_for_macs
 
 SCHEMA = "effnet_lab.sweep/1"
@@ -38,6 +38,12 @@ CIFAR_BASE = ModelConfig(width_mult=0.25, depth_mult=0.5, stem_stride=1, resolut
                          stochastic_depth=0.1, name="cifar-base")
 IMAGENETTE_BASE = ModelConfig(width_mult=0.5, depth_mult=0.5, dropout=0.2, stochastic_depth=0.1,
                               resolution=128, name="imagenette-small")
+
+
+# How every sweep trained before the recipe options were settings (results lines without them)
+RECIPE_BEFORE = {"lr": None, "schedule": "cosine", "label_smoothing": 0.1, "weight_decay": 5e-5, "zero_init": False,
+                 "ema": 0.0, "tta": False}
+RECIPE_FIELDS = tuple(RECIPE_BEFORE)
 
 
 # Settings fields that hold several values, and what each value is
@@ -57,6 +63,14 @@ class Settings:
     epochs: int = 30
     batch_size: int = 128
     warmup_epochs: float = 2.0
+    # the training recipe (``train.fit``'s options of the same names; results/README.md, "Training recipe")
+    lr: float | None = RECIPE["lr"]
+    schedule: str = RECIPE["schedule"]
+    label_smoothing: float = RECIPE["label_smoothing"]
+    weight_decay: float = RECIPE["weight_decay"]
+    zero_init: bool = RECIPE["zero_init"]
+    ema: float = RECIPE["ema"]
+    tta: bool = RECIPE["tta"]
     seeds: tuple[int, ...] = (0, 1, 2)
     budgets: tuple[float, ...] = (1.0, 2.0, 4.0)
     tolerance: float = 0.1          # grid search: |alpha * beta^2 * gamma^2 - 2| <= tolerance
@@ -72,6 +86,16 @@ class Settings:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_finite("warmup_epochs", self.warmup_epochs, minimum=0)
+        if self.lr is not None:
+            check_finite("lr", self.lr, positive=True)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        check_finite("label_smoothing", self.label_smoothing, minimum=0, maximum=1)
+        check_finite("weight_decay", self.weight_decay, minimum=0)
+        check_finite("ema", self.ema, minimum=0, maximum=0.9999)
+        for name in ("zero_init", "tta"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name, what in SEQUENCES.items():  # stored as tuples, whatever sequence was given
             try:
                 values = tuple(getattr(self, name))
@@ -92,8 +116,9 @@ class Settings:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Settings":
-        """The inverse of ``to_dict`` (as stored in every results line)."""
-        return cls(**{**d, "base": ModelConfig.from_dict(d["base"])})
+        """The inverse of ``to_dict`` (as stored in every results line). A line written before the
+        recipe was recorded was trained with ``RECIPE_BEFORE``, and says so."""
+        return cls(**{**RECIPE_BEFORE, **d, "base": ModelConfig.from_dict(d["base"])})
 
     def to_dict(self) -> dict:
         return {**asdict(self), "base": self.base.to_dict(), **{k: list(getattr(self, k)) for k in SEQUENCES}}
@@ -365,7 +390,7 @@ def results_path(out_dir: "str | Path", sweep: str) -> Path:
 
 
 # The settings that decide how a network is trained and tested (the grid's tolerance, say, does not).
-TRAINING_SETTINGS = ("data", "per_class", "epochs", "batch_size", "warmup_epochs", "seeds")
+TRAINING_SETTINGS = ("data", "per_class", "epochs", "batch_size", "warmup_epochs") + RECIPE_FIELDS + ("seeds",)
 # With the base, they also fix what a trial id means ("width-x2" of another base is another network).
 # The rest (budgets, tolerance, max_candidates, variants, resolutions) only choose which trials a plan
 # holds, so one results file can grow: a sweep re-run with more budgets or grid candidates trains
@@ -376,7 +401,7 @@ TRIAL_SETTINGS = TRAINING_SETTINGS + ("base",)
 def trial_settings(settings: "Settings | dict") -> dict:
     """The part of ``settings`` (a ``Settings`` or a results line's ``settings``) that every line of
     one results file must share: ``TRIAL_SETTINGS``."""
-    d = settings.to_dict() if isinstance(settings, Settings) else settings
+    d = settings.to_dict() if isinstance(settings, Settings) else {**RECIPE_BEFORE, **settings}
     return {k: d.get(k) for k in TRIAL_SETTINGS}
 
 
@@ -387,6 +412,7 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
     b0 is ``single-vs-compound``'s base): same network, same seeds, same images give the same
     experiment (bit for bit on a CPU), so a re-run would only spend time."""
     wanted = {k: settings.to_dict()[k] for k in TRAINING_SETTINGS}
+    recorded = lambda row: {**RECIPE_BEFORE, **row.get("settings", {})}  # noqa: E731
     found: dict[tuple, tuple[str, dict]] = {}
     for sweep in SWEEPS:
         path = results_path(out_dir, sweep)
@@ -395,7 +421,7 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
         except ValueError:  # a damaged or foreign file is reported when its own sweep runs
             continue
         for row in rows:
-            if row.get("reused_from") or {k: row.get("settings", {}).get(k) for k in TRAINING_SETTINGS} != wanted:
+            if row.get("reused_from") or {k: recorded(row).get(k) for k in TRAINING_SETTINGS} != wanted:
                 continue
             key = ModelConfig.from_dict(row["config"]).network_key
             found.setdefault(key, (f"{path.name}#{row['trial_id']}", row))
@@ -528,8 +554,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
             model = EfficientNet(trial.config, num_classes=len(train.classes))
             history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
                           warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial,
-                          channels_last=layout)
-            result = {"accuracy": evaluate(model, test, device=dev)["accuracy"],
+                          channels_last=layout, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
+            result = {"accuracy": evaluate(model, test, device=dev, tta=settings.tta)["accuracy"],
                       "seconds": sum(e.seconds for e in history.epochs),
                       "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
             if checkpoint_dir is not None and seed == settings.seeds[0]:

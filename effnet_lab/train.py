@@ -2,9 +2,13 @@
 
 One loop for every device: data already on the device (``DeviceLoader``), bf16 autocast,
 channels_last and cuDNN autotuning on a CUDA GPU (channels_last on request elsewhere), optional
-``torch.compile``, SGD with Nesterov momentum, a cosine or one-cycle schedule and label smoothing
-by default (RMSProp as in the paper on request), seeded determinism on the CPU, and an atomic
-checkpoint after every epoch from which a run resumes.
+``torch.compile``, SGD with Nesterov momentum, a warm-up then cosine, linear or one-cycle schedule
+and label smoothing by default (RMSProp as in the paper on request), seeded determinism on the CPU,
+and an atomic checkpoint after every epoch from which a run resumes.
+
+The small-budget recipe (what each part buys is measured in results/README.md, "Training recipe"):
+``zero_init`` starts every residual branch and the classifier at zero, ``ema`` evaluates an
+exponential moving average of the weights, ``tta`` averages the logits of an image and its mirror.
 """
 
 from __future__ import annotations
@@ -20,11 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import COMPILE_MODES, check_finite, check_positive_int
+from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES, check_finite, check_positive_int
 from .data import DeviceLoader, ImageTensors, atomic_save
-
-OPTIMIZERS = ("sgd", "rmsprop", "adamw")
-SCHEDULES = ("cosine", "onecycle", "constant")
 
 
 def pick_device(device: "str | torch.device | None" = None) -> torch.device:
@@ -93,10 +94,77 @@ def _make_schedule(name: str, optimizer, total_steps: int, warmup_steps: int):
             return (step + 1) / warmup_steps
         if name == "constant":
             return 1.0
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        if name == "linear":  # straight down to zero at the last step
+            return 1.0 - progress
+        return 0.5 * (1 + math.cos(math.pi * progress))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class WeightEMA:
+    """An exponential moving average of a model's weights and BatchNorm statistics, for evaluation.
+
+    After update n (counting from 1) every floating-point tensor t of the copy becomes
+    ``d * t + (1 - d) * current`` with ``d = min(decay, n / (n + 9))``: the warm-up keeps the
+    average from remembering the random initialisation when a run has only a few hundred steps.
+    Integer buffers (BatchNorm's batch counter) are copied. (``torch.optim.swa_utils.AveragedModel``
+    has no such warm-up, and its ``use_buffers`` averages integer buffers too, so this is written out.)
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay = check_finite("ema", decay, minimum=0, maximum=1)
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.updates = 0
+
+    def _pairs(self, model: nn.Module):
+        ours, theirs = self.model.state_dict(), model.state_dict()
+        return [(ours[k], theirs[k]) for k in ours]
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, self.updates / (self.updates + 9))
+        pairs = self._pairs(model)
+        floats = [(a, b) for a, b in pairs if a.is_floating_point()]
+        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], 1.0 - d)
+        for a, b in pairs:
+            if not a.is_floating_point():
+                a.copy_(b)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.updates = int(state["updates"])
+
+
+def zero_init_(model: nn.Module) -> nn.Module:
+    """Zero the last BatchNorm's scale in every residual branch and the classifier's weights and bias:
+    each residual block then starts as the identity, and the first predictions give every class the
+    same odds (first loss ln C), so early steps are not spent undoing a random start."""
+    from .blocks import MBConv
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, MBConv) and m.stochastic_depth is not None:  # the blocks with a skip
+                nn.init.zeros_(m.project.bn.weight)
+        classifier = getattr(model, "classifier", None)
+        if isinstance(classifier, nn.Linear):
+            nn.init.zeros_(classifier.weight)
+            nn.init.zeros_(classifier.bias)
+    return model
+
+
+def predict(model: nn.Module, x: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """Logits of ``model`` for the batch ``x``; with ``tta``, the mean of x's and its mirror image's."""
+    logits = model(x).float()
+    if tta:
+        logits = (logits + model(x.flip(-1)).float()) / 2
+    return logits
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -148,8 +216,10 @@ def _is_channels_last(model: nn.Module) -> bool:
 
 
 def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: int = 256,
-             device: "str | torch.device | None" = None, resolution=None, amp: bool = True) -> dict:
-    """Accuracy, mean loss, per-class accuracy and the confusion matrix (rows: true, columns: predicted)."""
+             device: "str | torch.device | None" = None, resolution=None, amp: bool = True,
+             tta: bool = False) -> dict:
+    """Accuracy, mean loss, per-class accuracy and the confusion matrix (rows: true, columns: predicted).
+    ``tta``: average each image's logits with its horizontal mirror's (see ``predict``)."""
     if isinstance(data, ImageTensors):
         res = resolution if resolution is not None else model.config.resolution
         data = DeviceLoader(data, batch_size, res, pick_device(device), channels_last=_is_channels_last(model))
@@ -164,7 +234,7 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
     try:
         with torch.inference_mode(), _autocast(data.device, amp):
             for x, y in data:
-                logits = model(x).float()
+                logits = predict(model, x, tta)
                 loss_sum += F.cross_entropy(logits, y, reduction="sum")  # summed on the device: no sync per batch
                 n += len(y)
                 confusion += torch.bincount(y * n_classes + logits.argmax(1),
@@ -179,19 +249,26 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
 
 
 def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, epochs: int = 10, *,
-        batch_size: int = 128, lr: float | None = None, optimizer: str = "sgd", schedule: str = "cosine",
-        weight_decay: float = 5e-5, label_smoothing: float = 0.1, warmup_epochs: float = 1.0,
+        batch_size: int = 128, lr: float | None = RECIPE["lr"], optimizer: str = "sgd",
+        schedule: str = RECIPE["schedule"], weight_decay: float = RECIPE["weight_decay"],
+        label_smoothing: float = RECIPE["label_smoothing"], warmup_epochs: float = RECIPE["warmup_epochs"],
+        zero_init: bool = RECIPE["zero_init"], ema: float = RECIPE["ema"], tta: bool = RECIPE["tta"],
         resolution=None, device: "str | torch.device | None" = None, amp: bool = True,
         channels_last: bool | None = None, compile: "bool | str" = False, seed: int = 0,
         checkpoint: "str | Path | None" = None, checkpoint_extra: dict | None = None,
         progress: bool = True) -> History:
     """Train ``model`` on ``train`` for ``epochs``; evaluate on ``val`` after each epoch.
 
-    ``compile``: True for ``torch.compile``'s default mode, or a mode name ("reduce-overhead" adds CUDA
-    graphs, "max-autotune"). ``resolution`` defaults to ``model.config.resolution``; images are resized on the device. With a
-    ``checkpoint`` path, state is saved atomically after every epoch and an existing checkpoint is
-    resumed (same seed: the same numbers as an uninterrupted run on the CPU). ``checkpoint_extra``
-    (plain data: config dict, class names) is stored beside the state so the file rebuilds the model.
+    The recipe: ``zero_init`` zeroes every residual branch's last BatchNorm scale and the classifier
+    before the first step (a model trained from scratch; pass False to fine-tune loaded weights);
+    ``ema`` (a decay in [0, 1), 0 = off) keeps a moving average of the weights, which is what is
+    evaluated and what ``model`` holds when ``fit`` returns; ``tta`` evaluates each image and its
+    mirror. ``compile``: True for ``torch.compile``'s default mode, or a mode name ("reduce-overhead"
+    adds CUDA graphs, "max-autotune"). ``resolution`` defaults to ``model.config.resolution``; images
+    are resized on the device. With a ``checkpoint`` path, state is saved atomically after every
+    epoch and an existing checkpoint is resumed (same seed: the same numbers as an uninterrupted run
+    on the CPU). ``checkpoint_extra`` (plain data: config dict, class names) is stored beside the
+    state so the file rebuilds the model.
     """
     from tqdm.auto import tqdm
 
@@ -208,6 +285,10 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     check_finite("weight_decay", weight_decay, minimum=0)
     check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
     check_finite("warmup_epochs", warmup_epochs, minimum=0)
+    check_finite("ema", ema, minimum=0, maximum=0.9999)
+    for name, flag in (("zero_init", zero_init), ("tta", tta)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
     if not isinstance(compile, bool) and compile not in COMPILE_MODES:
         raise ValueError(f"compile must be True, False or a mode among {COMPILE_MODES}, got {compile!r}")
     dev = pick_device(device)
@@ -217,9 +298,12 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     res = resolution if resolution is not None else model.config.resolution
 
     torch.manual_seed(seed)
+    if zero_init:
+        zero_init_(model)  # before the EMA copy; a resumed run overwrites it with its checkpoint
     model = model.to(dev)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    averaged = WeightEMA(model, ema) if ema > 0 else None
     train_loader = DeviceLoader(train, batch_size, res, dev, train=True, seed=seed, channels_last=channels_last)
     val_loader = DeviceLoader(val, 256, res, dev, channels_last=channels_last) if val is not None else None
     params = [p for p in model.parameters() if p.requires_grad]
@@ -234,9 +318,14 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         if state.get("epochs") != epochs:
             raise ValueError(f"checkpoint {str(path)!r} belongs to a {state.get('epochs')}-epoch run, not "
                              f"{epochs}; use another --out folder or the same epochs")
+        if ("ema" in state) != (averaged is not None):
+            raise ValueError(f"checkpoint {str(path)!r} was trained {'with' if 'ema' in state else 'without'} "
+                             f"a weight average (ema); resume it with the same ema, or use another --out folder")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["schedule"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         torch.set_rng_state(state["rng"].cpu())
         history, start = History.from_dicts(state["history"]), state["epoch"]
 
@@ -264,6 +353,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
                 except torch.OutOfMemoryError:
                     raise RuntimeError(_oom_message(batch_size)) from None
                 sched.step()
+                if averaged is not None:
+                    averaged.update(model)
                 loss_sum += loss.detach() * len(y)  # summed on the device: no sync per step
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
@@ -273,7 +364,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - began
-            ev = evaluate(model, val_loader, amp=amp) if val_loader is not None else None
+            judged = averaged.model if averaged is not None else model
+            ev = evaluate(judged, val_loader, amp=amp, tta=tta) if val_loader is not None else None
             history.epochs.append(EpochStats(
                 epoch=epoch + 1, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,
                 val_loss=ev["loss"] if ev else None, val_accuracy=ev["accuracy"] if ev else None,
@@ -287,7 +379,11 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
             if path is not None:
                 atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                              "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch + 1,
-                             "epochs": epochs, "history": history.to_dicts(), **(checkpoint_extra or {})}, path)
+                             "epochs": epochs, "history": history.to_dicts(),
+                             **({"ema": averaged.state_dict()} if averaged is not None else {}),
+                             **(checkpoint_extra or {})}, path)
+    if averaged is not None:  # the model handed back is the one that was evaluated
+        model.load_state_dict(averaged.model.state_dict())
     return history
 
 
@@ -346,5 +442,6 @@ def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):
         raise ValueError(f"{str(path)!r} is not an effnet_lab training checkpoint (it needs model, config "
                          f"and classes entries; torchvision weights load with load_torchvision_weights)")
     model = EfficientNet(ModelConfig.from_dict(state["config"]), num_classes=len(state["classes"]))
-    model.load_state_dict(state["model"])
+    # a run with a weight average is judged by the average (what fit hands back), not its last step
+    model.load_state_dict(state["ema"]["model"] if "ema" in state else state["model"])
     return model.to(device).eval(), state

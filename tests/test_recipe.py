@@ -1,0 +1,157 @@
+"""The small-budget training recipe: each part's mechanics, its checks, and the pinned first steps."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import effnet_lab as el
+from effnet_lab import data, train
+from effnet_lab.__main__ import main
+
+SMALL = el.compound_scaling(-3, resolution=32, stem_stride=1, dropout=0.1)
+
+
+def tiny_model(num_classes=3, seed=0):
+    torch.manual_seed(seed)
+    return el.efficientnet(SMALL, num_classes=num_classes)
+
+
+def test_ema_is_the_decayed_average_with_warm_up():
+    model = nn.Sequential(nn.Linear(2, 1), nn.BatchNorm1d(1))
+    with torch.no_grad():
+        model[0].weight.fill_(0.0)
+    ema = train.WeightEMA(model, decay=0.9)
+    expected = 0.0
+    for k in range(1, 31):
+        with torch.no_grad():
+            model[0].weight.fill_(float(k))
+            model[1].num_batches_tracked.fill_(k)
+        ema.update(model)
+        d = min(0.9, k / (k + 9))  # the warm-up: 0.1, 0.18, ... until it reaches 0.9
+        expected = d * expected + (1 - d) * k
+    assert ema.updates == 30
+    assert ema.model[0].weight.flatten().tolist() == pytest.approx([expected] * 2, rel=1e-6)
+    assert ema.model[1].num_batches_tracked.item() == 30  # integer buffers are copied, not averaged
+    assert not any(p.requires_grad for p in ema.model.parameters())
+
+
+def test_tta_logits_are_the_mean_of_the_image_and_its_mirror():
+    model = tiny_model().eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        expected = (model(x) + model(torch.flip(x, dims=[3]))) / 2
+        assert torch.allclose(train.predict(model, x, tta=True), expected, atol=1e-6)
+        assert torch.equal(train.predict(model, x), model(x))
+        symmetric = x + torch.flip(x, dims=[3])  # a mirror-symmetric image: TTA changes nothing
+        assert torch.allclose(train.predict(model, symmetric, tta=True), model(symmetric), atol=1e-5)
+
+
+def test_zero_init_makes_every_residual_block_the_identity_and_the_first_loss_ln_c():
+    model = train.zero_init_(tiny_model(num_classes=10))
+    residual = [m for m in model.modules() if isinstance(m, el.MBConv) and m.spec.residual]
+    assert residual, "the test model needs residual blocks"
+    model.eval()
+    with torch.no_grad():
+        for block in residual:
+            x = torch.randn(2, block.spec.in_channels, 8, 8)
+            assert torch.equal(block(x), x)
+        logits = model(torch.randn(5, 3, 32, 32))
+    assert torch.equal(logits, torch.zeros_like(logits))
+    loss = nn.functional.cross_entropy(logits, torch.arange(5))
+    assert loss.item() == pytest.approx(math.log(10))
+    # blocks without a skip keep their random projection: zeroing it would cut the signal
+    plain = [m for m in model.modules() if isinstance(m, el.MBConv) and not m.spec.residual]
+    assert all(m.project.bn.weight.abs().sum() > 0 for m in plain)
+
+
+@pytest.mark.parametrize("name, expected", [
+    # 10 steps, 2 of warm-up: factors at steps 0, 1, 2, 6 and 9 (the last step's update)
+    ("linear", [0.5, 1.0, 1.0, 0.5, 0.125]),
+    ("cosine", [0.5, 1.0, 1.0, 0.5, 0.5 * (1 + math.cos(math.pi * 7 / 8))]),
+    ("constant", [0.5, 1.0, 1.0, 1.0, 1.0]),
+])
+def test_schedule_values_at_chosen_steps(name, expected):
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.4)
+    sched = train._make_schedule(name, opt, total_steps=10, warmup_steps=2)
+    seen = []
+    for step in range(10):
+        seen.append(opt.param_groups[0]["lr"] / 0.4)
+        opt.step()
+        sched.step()
+    assert [seen[i] for i in (0, 1, 2, 6, 9)] == pytest.approx(expected)
+
+
+def test_bad_recipe_arguments(image_folder):
+    trainset, _ = data.load_pair(image_folder)
+    for kwargs, message in [
+        (dict(ema=1.0), r"ema must be a finite real number in \[0, 0.9999\], got 1.0"),
+        (dict(ema=-0.1), r"ema must be a finite real number in \[0, 0.9999\], got -0.1"),
+        (dict(ema="0.9"), "ema must be a finite real number"),
+        (dict(zero_init="yes"), "zero_init must be True or False, got 'yes'"),
+        (dict(tta=1), "tta must be True or False, got 1"),
+        (dict(schedule="step"), r"schedule must be one of \('cosine', 'linear', 'onecycle', 'constant'\)"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=message):
+            train.fit(tiny_model(), trainset, **{"epochs": 1, "batch_size": 8, "progress": False, **kwargs})
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ema", "1.5"], "argument --ema: must be a decay in [0, 0.9999] (0: off), got '1.5'"),
+    (["--ema", "often"], "argument --ema: must be a decay in [0, 0.9999] (0: off), got 'often'"),
+    (["--zero-init", "maybe"], "argument --zero-init: invalid choice: 'maybe'"),
+    (["--tta", "yes"], "argument --tta: invalid choice: 'yes'"),
+    (["--schedule", "step"], "argument --schedule: invalid choice: 'step'"),
+])
+def test_cli_names_a_bad_recipe_flag(image_folder, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--data", str(image_folder), "--out", str(tmp_path / "run"), "--phi", "-3",
+              "--resolution", "32", "--epochs", "1", *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # nothing written for a refused command
+
+
+def test_resume_with_ema_and_linear_schedule_equals_an_uninterrupted_run(image_folder, tmp_path, monkeypatch):
+    trainset, testset = data.load_pair(image_folder)
+    options = dict(epochs=3, batch_size=8, seed=4, ema=0.9, schedule="linear", zero_init=True, tta=True,
+                   progress=False)
+    whole = tiny_model()
+    reference = train.fit(whole, trainset, testset, **options)
+
+    real_evaluate, calls = train.evaluate, []
+
+    def interrupted(*args, **kwargs):  # stop after epoch 2's checkpoint... by failing epoch 3's evaluation
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    checkpoint = tmp_path / "run" / "last.pt"
+    monkeypatch.setattr(train, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(tiny_model(), trainset, testset, checkpoint=checkpoint, **options)
+    monkeypatch.setattr(train, "evaluate", real_evaluate)
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
+    resumed_model = tiny_model(seed=99)
+    resumed = train.fit(resumed_model, trainset, testset, checkpoint=checkpoint, **options)
+    drop = ("seconds", "images_per_second")
+    assert ([{k: v for k, v in e.items() if k not in drop} for e in resumed.to_dicts()]
+            == [{k: v for k, v in e.items() if k not in drop} for e in reference.to_dicts()])
+    for (k, a), b in zip(whole.state_dict().items(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b), k  # both hold the weight average
+    with pytest.raises(ValueError, match="trained with a weight average"):
+        train.fit(tiny_model(), trainset, testset, checkpoint=checkpoint, **{**options, "ema": 0.0})
+
+
+def test_fit_hands_back_the_weight_average(image_folder):
+    trainset, _ = data.load_pair(image_folder)
+    plain = train.fit(tiny_model(), trainset, epochs=1, batch_size=8, ema=0.0, progress=False)
+    a, b = tiny_model(), tiny_model()
+    train.fit(a, trainset, epochs=1, batch_size=8, ema=0.0, seed=3, progress=False)
+    train.fit(b, trainset, epochs=1, batch_size=8, ema=0.5, seed=3, progress=False)
+    assert plain.final.train_loss > 0
+    # same training steps, but b holds an average of its weights along the way, not the last ones
+    assert not torch.equal(a.classifier.weight, b.classifier.weight)
