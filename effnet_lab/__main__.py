@@ -216,7 +216,9 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 CHANNELS_LAST = {"auto": None, "on": True, "off": False}
 ON_OFF = {"on": True, "off": False}
-RECIPE_FLAGS = ("lr", "schedule", "warmup_epochs", "weight_decay", "label_smoothing", "zero_init", "ema", "tta")
+RECIPE_FLAGS = ("lr", "schedule", "warmup_epochs", "weight_decay", "label_smoothing", "zero_init", "ema",
+                "recalibrate_bn", "tta")
+SWITCHES = ("zero_init", "recalibrate_bn", "tta")  # on/off flags
 
 
 def _ema_decay(text: str) -> float:
@@ -247,13 +249,15 @@ def _add_recipe_args(p: argparse.ArgumentParser, defaults: dict | None) -> None:
                    help=f"start residual branches and the classifier at zero ({say('zero_init')})")
     p.add_argument("--ema", type=_ema_decay, metavar="DECAY",
                    help=f"evaluate a moving average of the weights, 0: off ({say('ema')})")
+    p.add_argument("--recalibrate-bn", choices=tuple(ON_OFF),
+                   help=f"recompute BatchNorm statistics after the last epoch ({say('recalibrate_bn')})")
     p.add_argument("--tta", choices=tuple(ON_OFF), help=f"average each test image with its mirror ({say('tta')})")
 
 
 def _recipe_options(args: argparse.Namespace) -> dict:
     """The recipe flags given on the command line, as fit's keyword arguments."""
     given = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k, None) is not None}
-    return {k: ON_OFF[v] if k in ("zero_init", "tta") else v for k, v in given.items()}
+    return {k: ON_OFF[v] if k in SWITCHES else v for k, v in given.items()}
 # sweep options that choose which trials a plan holds, and the sweep each belongs to
 PLAN_OPTIONS = {"budgets": "single-vs-compound", "tolerance": "grid-search", "max_candidates": "grid-search",
                 "variants": "formula-vs-official", "resolutions": "imagenette-resolution"}

@@ -42,7 +42,7 @@ IMAGENETTE_BASE = ModelConfig(width_mult=0.5, depth_mult=0.5, dropout=0.2, stoch
 
 # How every sweep trained before the recipe options were settings (results lines without them)
 RECIPE_BEFORE = {"lr": None, "schedule": "cosine", "label_smoothing": 0.1, "weight_decay": 5e-5, "zero_init": False,
-                 "ema": 0.0, "tta": False}
+                 "ema": 0.0, "recalibrate_bn": False, "tta": False}
 RECIPE_FIELDS = tuple(RECIPE_BEFORE)
 
 
@@ -70,6 +70,7 @@ class Settings:
     weight_decay: float = RECIPE["weight_decay"]
     zero_init: bool = RECIPE["zero_init"]
     ema: float = RECIPE["ema"]
+    recalibrate_bn: bool = RECIPE["recalibrate_bn"]
     tta: bool = RECIPE["tta"]
     seeds: tuple[int, ...] = (0, 1, 2)
     budgets: tuple[float, ...] = (1.0, 2.0, 4.0)
@@ -93,7 +94,7 @@ class Settings:
         check_finite("label_smoothing", self.label_smoothing, minimum=0, maximum=1)
         check_finite("weight_decay", self.weight_decay, minimum=0)
         check_finite("ema", self.ema, minimum=0, maximum=0.9999)
-        for name in ("zero_init", "tta"):
+        for name in ("zero_init", "recalibrate_bn", "tta"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name, what in SEQUENCES.items():  # stored as tuples, whatever sequence was given

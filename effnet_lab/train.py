@@ -159,6 +159,30 @@ def zero_init_(model: nn.Module) -> nn.Module:
     return model
 
 
+@torch.no_grad()
+def recalibrate_bn_(model: nn.Module, batches) -> nn.Module:
+    """Recompute every BatchNorm's running mean and variance as the plain average over ``batches``
+    (an iterable of (images, labels)) with the weights as they are now, instead of the moving
+    average that training left, which after a few hundred steps still remembers early weights.
+    Dropout and stochastic depth stay off (eval mode), so the statistics are those of the eval-time
+    network; the model is left in eval mode."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # None: a cumulative average, every batch weighted alike
+        m.train()
+    try:
+        for x, _ in batches:
+            model(x)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+            m.eval()
+    return model
+
+
 def predict(model: nn.Module, x: torch.Tensor, tta: bool = False) -> torch.Tensor:
     """Logits of ``model`` for the batch ``x``; with ``tta``, the mean of x's and its mirror image's."""
     logits = model(x).float()
@@ -252,7 +276,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         batch_size: int = 128, lr: float | None = RECIPE["lr"], optimizer: str = "sgd",
         schedule: str = RECIPE["schedule"], weight_decay: float = RECIPE["weight_decay"],
         label_smoothing: float = RECIPE["label_smoothing"], warmup_epochs: float = RECIPE["warmup_epochs"],
-        zero_init: bool = RECIPE["zero_init"], ema: float = RECIPE["ema"], tta: bool = RECIPE["tta"],
+        zero_init: bool = RECIPE["zero_init"], ema: float = RECIPE["ema"],
+        recalibrate_bn: bool = RECIPE["recalibrate_bn"], tta: bool = RECIPE["tta"],
         resolution=None, device: "str | torch.device | None" = None, amp: bool = True,
         channels_last: bool | None = None, compile: "bool | str" = False, seed: int = 0,
         checkpoint: "str | Path | None" = None, checkpoint_extra: dict | None = None,
@@ -262,8 +287,9 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     The recipe: ``zero_init`` zeroes every residual branch's last BatchNorm scale and the classifier
     before the first step (a model trained from scratch; pass False to fine-tune loaded weights);
     ``ema`` (a decay in [0, 1), 0 = off) keeps a moving average of the weights, which is what is
-    evaluated and what ``model`` holds when ``fit`` returns; ``tta`` evaluates each image and its
-    mirror. ``compile``: True for ``torch.compile``'s default mode, or a mode name ("reduce-overhead"
+    evaluated and what ``model`` holds when ``fit`` returns; ``recalibrate_bn`` recomputes the
+    BatchNorm statistics of that model on one pass over the training set after the last epoch
+    (``recalibrate_bn_``); ``tta`` evaluates each image and its mirror. ``compile``: True for ``torch.compile``'s default mode, or a mode name ("reduce-overhead"
     adds CUDA graphs, "max-autotune"). ``resolution`` defaults to ``model.config.resolution``; images
     are resized on the device. With a ``checkpoint`` path, state is saved atomically after every
     epoch and an existing checkpoint is resumed (same seed: the same numbers as an uninterrupted run
@@ -286,7 +312,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
     check_finite("warmup_epochs", warmup_epochs, minimum=0)
     check_finite("ema", ema, minimum=0, maximum=0.9999)
-    for name, flag in (("zero_init", zero_init), ("tta", tta)):
+    for name, flag in (("zero_init", zero_init), ("recalibrate_bn", recalibrate_bn), ("tta", tta)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
     if not isinstance(compile, bool) and compile not in COMPILE_MODES:
@@ -365,6 +391,9 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - began
             judged = averaged.model if averaged is not None else model
+            if recalibrate_bn and epoch == epochs - 1:
+                train_loader.set_epoch(epochs)  # a pass of its own, seeded like every epoch
+                recalibrate_bn_(judged, train_loader)
             ev = evaluate(judged, val_loader, amp=amp, tta=tta) if val_loader is not None else None
             history.epochs.append(EpochStats(
                 epoch=epoch + 1, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,

@@ -6,9 +6,12 @@
 The setting is single-vs-compound's base network and data (``experiments.default_settings``:
 300 CIFAR-10 images per class, 30 epochs of batch 128, 2 warm-up epochs, the full 2,000-image
 test split), one CPU thread per process, NHWC. A variant changes one training option of ``fit``
-(``VARIANTS``); every run also keeps a weight average, so each trained network is evaluated four
-ways (plain, mirror-averaged, the average, both): EMA and TTA change no training step, so they
-are measured on the very networks of each row rather than on separately trained ones.
+(``VARIANTS``; the second round changes one option on top of zero-init). Every run also keeps a
+weight average, so each trained network is evaluated eight ways (``EVALUATIONS``: its last weights
+or their average, with or without recalibrated BatchNorm statistics, with or without mirror TTA):
+those three change no training step, so they are measured on the very networks of each row rather
+than on separately trained ones (the first round's runs predate the recalibration and have
+four evaluations).
 
 Each (variant, seed) run writes ``OUT/runs/VARIANT-seedS.json`` when done and keeps a checkpoint
 per epoch in ``OUT/.partial/``: a re-run skips finished runs and resumes the one under way.
@@ -19,6 +22,7 @@ per epoch in ``OUT/.partial/``: a re-run skips finished runs and resumes the one
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -28,7 +32,7 @@ from pathlib import Path
 import torch
 
 from effnet_lab import experiments, train
-from effnet_lab.data import atomic_write_text, load_pair
+from effnet_lab.data import DeviceLoader, atomic_write_text, load_pair
 from effnet_lab.model import EfficientNet
 
 EMA_DECAY = 0.99
@@ -42,33 +46,81 @@ VARIANTS = {
     "no-label-smoothing": {"label_smoothing": 0.0},
     "batch-64": {"batch_size": 64},
     "weight-decay-5e-4": {"weight_decay": 5e-4},
+    # round 2: each change on top of zero-init, the first round's clear gain
+    "zi+weight-decay-5e-4": {"zero_init": True, "weight_decay": 5e-4},
+    "zi+batch-64": {"zero_init": True, "batch_size": 64},
+    "zi+lr-0.05": {"zero_init": True, "lr": 0.05},
+    "zi+no-dropout-no-sd": {"zero_init": True, "config": {"dropout": 0.0, "stochastic_depth": 0.0}},
+    "zi+linear-decay": {"zero_init": True, "schedule": "linear"},
 }
+EVALUATIONS = ("plain", "plain+tta", "plain+recal", "plain+recal+tta", "ema", "ema+tta", "ema+recal", "ema+recal+tta")
 
 
 def run_one(name: str, options: dict, seed: int, out: Path) -> dict:
     settings = experiments.default_settings("single-vs-compound")
     trainset, test = load_pair(settings.data)
     trainset = trainset.subset(settings.per_class, seed=0)
+    options = dict(options)
+    config = settings.base.replace(**options.pop("config", {}))
     kwargs = {"batch_size": settings.batch_size, "warmup_epochs": settings.warmup_epochs, **options}
     partial = out / ".partial" / f"{name}-seed{seed}.pt"
     torch.manual_seed(seed)
-    model = EfficientNet(settings.base, num_classes=len(trainset.classes))
+    model = EfficientNet(config, num_classes=len(trainset.classes))
     began = time.perf_counter()
     history = train.fit(model, trainset, None, settings.epochs, seed=seed, ema=EMA_DECAY, channels_last=True,
                         checkpoint=partial, progress=False, **kwargs)
     wall = time.perf_counter() - began
     averaged = model  # fit hands back the weight average
-    plain = EfficientNet(settings.base, num_classes=len(trainset.classes))
+    plain = EfficientNet(config, num_classes=len(trainset.classes))
     plain.load_state_dict(torch.load(partial, weights_only=True)["model"])
     plain = plain.to(memory_format=torch.channels_last)
     accuracy = {}
     for label, net in (("plain", plain), ("ema", averaged)):
-        for tta in (False, True):
-            accuracy[label + ("+tta" if tta else "")] = train.evaluate(net, test, device="cpu", tta=tta)["accuracy"]
-    return {"variant": name, "options": options, "seed": seed, "ema_decay": EMA_DECAY, "accuracy": accuracy,
+        for recal in (False, True):
+            if recal:  # as fit(recalibrate_bn=True) does after its last epoch
+                net = copy.deepcopy(net)
+                loader = DeviceLoader(trainset, kwargs["batch_size"], config.resolution, "cpu", train=True, seed=seed,
+                                      channels_last=True)
+                loader.set_epoch(settings.epochs)
+                train.recalibrate_bn_(net, loader)
+            for tta in (False, True):
+                key = label + ("+recal" if recal else "") + ("+tta" if tta else "")
+                accuracy[key] = train.evaluate(net, test, device="cpu", tta=tta)["accuracy"]
+    return {"variant": name, "options": VARIANTS[name], "seed": seed, "ema_decay": EMA_DECAY, "accuracy": accuracy,
             "train_seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": wall,
             "train_loss": [e.train_loss for e in history.epochs], "settings": settings.to_dict(),
             **train.provenance("cpu")}
+
+
+def _cell(rows: list[dict], key: str) -> str:
+    values = [100 * r["accuracy"][key] for r in rows]
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.1f}"
+
+
+def table(rows: list[dict]) -> str:
+    """The markdown table of results/README.md: a row per trained variant (its last weights, no TTA,
+    its training time), then the evaluation-only changes measured on every run that has them."""
+    lines = ["| change | test accuracy, % (3 seeds) | vs its reference | training s/run |", "|---|---|---|---|"]
+    by_name = {name: [r for r in rows if r["variant"] == name] for name in VARIANTS}
+    for name, mine in by_name.items():
+        if not mine:
+            continue
+        reference = "baseline" if not name.startswith("zi+") else "zero-init"
+        gap = ""
+        if name not in ("baseline",) and by_name.get(reference):
+            ours = statistics.mean(r["accuracy"]["plain"] for r in mine)
+            theirs = statistics.mean(r["accuracy"]["plain"] for r in by_name[reference])
+            gap = f"{100 * (ours - theirs):+.1f} (vs {reference})"
+        seconds = statistics.mean(r["train_seconds"] for r in mine)
+        lines.append(f"| {name} | {_cell(mine, 'plain')} | {gap} | {seconds:.0f} |")
+    lines += ["", "| evaluated as | on the runs of | accuracy, % | the same runs, last weights, no TTA |",
+              "|---|---|---|---|"]
+    for key in EVALUATIONS[1:]:
+        for name, mine in by_name.items():
+            if mine and all(key in r["accuracy"] for r in mine) and name in ("baseline", "zero-init") + tuple(
+                    n for n in VARIANTS if n.startswith("zi+")):
+                lines.append(f"| {key} | {name} | {_cell(mine, key)} | {_cell(mine, 'plain')} |")
+    return "\n".join(lines)
 
 
 def collect(out: Path) -> Path:
@@ -77,17 +129,7 @@ def collect(out: Path) -> Path:
     rows.sort(key=lambda r: (order.index(r["variant"]) if r["variant"] in order else len(order), r["seed"]))
     target = out.with_suffix(".jsonl")
     atomic_write_text(target, "".join(json.dumps(r) + "\n" for r in rows))
-    for name in order:
-        mine = [r for r in rows if r["variant"] == name]
-        if not mine:
-            continue
-        cells = []
-        for key in ("plain", "plain+tta", "ema", "ema+tta"):
-            values = [100 * r["accuracy"][key] for r in mine]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{key} {statistics.mean(values):.1f} ± {spread:.1f}")
-        seconds = statistics.mean(r["train_seconds"] for r in mine)
-        print(f"{name:20s} n={len(mine)}  " + "  ".join(cells) + f"  {seconds:.0f} s/run")
+    print(table(rows))
     return target
 
 
