@@ -62,6 +62,17 @@ def check_finite(name: str, value: object, *, positive: bool = False, minimum: f
     return v
 
 
+def _check_fields(what: str, d: object, cls: type) -> None:
+    """``d`` must be a dict whose keys are fields of the dataclass ``cls`` (see ``from_dict``)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{what} must be a dict of {cls.__name__} fields, got {type(d).__name__}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(d) - set(known), key=str)
+    if unknown:
+        raise ValueError(f"{what} has field(s) {unknown} that this version of effnet_lab does not know "
+                         f"(was it written by a newer one?); {cls.__name__} fields: {', '.join(known)}")
+
+
 def check_resolution(value: object, name: str = "resolution") -> Resolution:
     """Accept a positive int (square input) or an (H, W) pair of positive ints."""
     if _is_int(value) and value >= 1:
@@ -298,8 +309,16 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        """A config from ``to_dict``'s dict (a checkpoint's, a results line's). A field this version
+        does not know is refused by name: ignoring it would build another network than was saved."""
+        _check_fields("config", d, cls)
         d = dict(d)
-        d["base_stages"] = tuple(StageSpec(**s) for s in d.get("base_stages", ()))
+        stages = d.get("base_stages", ())
+        if not isinstance(stages, (list, tuple)):
+            raise ValueError(f"config base_stages must be a list of stage dicts, got {stages!r}")
+        for s in stages:
+            _check_fields("config base_stages entry", s, StageSpec)
+        d["base_stages"] = tuple(StageSpec(**s) for s in stages)
         if isinstance(d.get("resolution"), list):
             d["resolution"] = tuple(d["resolution"])
         return cls(**d)
@@ -383,7 +402,8 @@ def compound_scaling(phi: float, alpha: float = PAPER_ALPHA, beta: float = PAPER
                      base: ModelConfig | None = None, **overrides: object) -> ModelConfig:
     """Scale ``base`` (default: B0) by depth alpha^phi, width beta^phi, resolution gamma^phi.
 
-    Any real phi works, negative too (models smaller than B0). The resolution is rounded to the
+    Any real phi works, negative too (models smaller than B0), as long as a float64 holds
+    alpha^phi, beta^phi and gamma^phi (|phi| up to a few thousand). The resolution is rounded to the
     nearest integer; ``base_resolution`` defaults to the base config's (224 for B0). Dropout,
     stochastic depth and BatchNorm settings are the base's unless overridden.
     """
@@ -397,14 +417,25 @@ def compound_scaling(phi: float, alpha: float = PAPER_ALPHA, beta: float = PAPER
         raise TypeError(f"base must be a ModelConfig, got {type(base).__name__}")
     h, w = as_hw(check_resolution(base.resolution if base_resolution is None else base_resolution,
                                   "base_resolution"))
-    scale = gamma**phi
-    size = (round(h * scale), round(w * scale))
+
+    def scaled(start: float, name: str, coefficient: float) -> float:
+        """start * coefficient^phi, or a ValueError where a float64 cannot hold it (phi = 10000)."""
+        try:
+            value = start * coefficient**phi
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value) or value == 0:
+            raise ValueError(f"phi={phi:g} is out of range: {name}^phi = {coefficient:g}^{phi:g} is too "
+                             f"{'large' if value else 'small'} for a float64; choose a phi nearer 0")
+        return value
+
+    size = (round(scaled(h, "gamma", gamma)), round(scaled(w, "gamma", gamma)))
     if min(size) < 1:
         raise ValueError(f"phi={phi:g} with gamma={gamma:g} shrinks the resolution {h}x{w} to "
                          f"{size[0]}x{size[1]} pixels; choose a larger phi (resolution must stay >= 1)")
     cfg = base.replace(
-        width_mult=base.width_mult * beta**phi,
-        depth_mult=base.depth_mult * alpha**phi,
+        width_mult=scaled(base.width_mult, "beta", beta),
+        depth_mult=scaled(base.depth_mult, "alpha", alpha),
         resolution=size[0] if h == w else size,
         name=f"phi={phi:g}",
     )

@@ -11,6 +11,7 @@ torchvision lists as "GFLOPS". ``flops`` is 2 x ``macs``, the convention of
 from __future__ import annotations
 
 import copy
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 F32 = 4  # bytes per float32
+# The most rows ``Cost.layers`` builds (B7 has about 800; 100,000 take about a second and 50 MB)
+MAX_LAYER_ROWS = 100_000
 
 
 class Layer(NamedTuple):
@@ -151,7 +154,10 @@ class Cost:
     other_ops: int | None = None
     activation_bytes: int | None = None  # float32 tensors kept for backward, per image
     config: ModelConfig | None = field(default=None, repr=False)
+    num_layers: int | None = None  # rows of the per-layer table (analytic counts only)
     _layers: Callable[[], list[Layer]] | None = field(default=None, repr=False, compare=False)
+    # per Table 1 row: (macs, params, other_ops, saved_bytes), counted in closed form
+    _stage_totals: dict[int, tuple[int, int, int, int]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def flops(self) -> int:
@@ -169,6 +175,9 @@ class Cost:
         if self._layers is None:
             raise AttributeError(f"a {self.source} cost has totals only; per-layer tables come from "
                                  f"analytic_cost")
+        if self.num_layers > MAX_LAYER_ROWS:  # a deep phi lists billions of blocks: never ends
+            raise ValueError(f"{self.config.name} has {self.num_layers:,} layers, more than the {MAX_LAYER_ROWS:,} "
+                             f"a per-layer table lists; read the per-stage table (cost.stages) instead")
         return pd.DataFrame(self._layers(), columns=Layer._fields)
 
     @cached_property
@@ -177,7 +186,10 @@ class Cost:
         if self.config is None:
             raise AttributeError(f"a {self.source} cost has totals only; per-stage tables come from "
                                  f"analytic_cost")
-        totals = self.layers.groupby("stage")[["macs", "params", "other_ops", "saved_bytes"]].sum()
+        import pandas as pd
+
+        totals = pd.DataFrame.from_dict(self._stage_totals, orient="index",
+                                        columns=["macs", "params", "other_ops", "saved_bytes"])
         table = self.config.replace(resolution=self.resolution).table1().join(totals)
         table["macs_share"] = table.macs / table.macs.sum()
         table["activation_MB"] = table.pop("saved_bytes") / 1e6
@@ -195,19 +207,32 @@ def analytic_cost(config: "ModelConfig | str", resolution: Resolution | None = N
         config = config.replace(resolution=check_resolution(resolution))
     num_classes = check_positive_int("num_classes", num_classes)
 
-    macs = params = other = saved = 0
+    # A stage's blocks after its first are identical, so each group of layers is counted once and
+    # multiplied: totals and the per-stage table cost the same at any depth (Python ints: exact).
+    stages: dict[int, list[int]] = {}
+    num_layers = 0
     for layers, times in _network_layers(config, num_classes, repeats=True):
+        row = stages.setdefault(layers[0].stage, [0, 0, 0, 0])
         for layer in layers:
-            macs += times * layer.macs
-            params += times * layer.params
-            other += times * layer.other_ops
-            saved += times * layer.saved_bytes
+            row[0] += times * layer.macs
+            row[1] += times * layer.params
+            row[2] += times * layer.other_ops
+            row[3] += times * layer.saved_bytes
+        num_layers += times * len(layers)
+    macs, params, other, saved = (sum(row[i] for row in stages.values()) for i in range(4))
+    for name, total in (("MACs", macs), ("parameters", params), ("activation bytes", saved)):
+        try:  # shares, megabytes and plots are floats: a count beyond float64 cannot be shown
+            float(total)
+        except OverflowError:
+            raise ValueError(f"{config.name} counts about 10^{int(total.bit_length() * 0.30103)} {name}, beyond the range of a "
+                             f"float64 (about 1.8e308); choose a smaller phi or resolution") from None
 
     def every_layer() -> list[Layer]:
         return [layer for layers, _ in _network_layers(config, num_classes, repeats=False) for layer in layers]
 
-    return Cost(macs=macs, params=params, resolution=config.hw, other_ops=other,
-                activation_bytes=saved, config=config, _layers=every_layer)
+    return Cost(macs=macs, params=params, resolution=config.hw, other_ops=other, activation_bytes=saved,
+                config=config, num_layers=num_layers, _layers=every_layer,
+                _stage_totals={stage: tuple(row) for stage, row in stages.items()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +394,7 @@ def grid_cost(alpha, beta, gamma, phi, base: ModelConfig | None = None, num_clas
     A second, vectorised implementation of ``analytic_cost``'s totals (tested equal point by point):
     the rounding rules run as tensor ops, on ``device`` (a GPU when given). A 200 x 200 map takes
     milliseconds. Returns int64 tensors ``macs``, ``params``, ``height``, ``width`` and float64
-    ``width_mult``, ``depth_mult``.
+    ``width_mult``, ``depth_mult``; a grid with a point beyond int64's range is refused (ValueError).
     """
     import numpy as np
     import torch
@@ -385,49 +410,70 @@ def grid_cost(alpha, beta, gamma, phi, base: ModelConfig | None = None, num_clas
     # numpy's float64 power is the C library's, like Python's **: the multipliers match compound_scaling
     dev = torch.device(device) if device is not None else torch.device("cpu")
     f64 = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dev)  # noqa: E731
-    width_mult, depth_mult = f64(base.width_mult * b**p), f64(base.depth_mult * a**p)
-    h0, w0 = base.hw
-    scale = g**p
-    height, width = f64(np.round(h0 * scale)).long(), f64(np.round(w0 * scale)).long()
-    h, w = height, width
-    if (h < 1).any() or (w < 1).any():
+    with np.errstate(over="ignore"):  # an overflow becomes inf, which the range check below refuses
+        width_mult, depth_mult = f64(base.width_mult * b**p), f64(base.depth_mult * a**p)
+        h0, w0 = base.hw
+        scale = g**p
+        exact_hw = f64(np.round(h0 * scale)), f64(np.round(w0 * scale))
+    if (exact_hw[0] < 1).any() or (exact_hw[1] < 1).any():
         raise ValueError("some grid points shrink the resolution below 1 pixel; raise phi or gamma")
 
-    def round_channels(c):  # round_filters, as tensor ops
-        exact = c * width_mult if not torch.is_tensor(c) else c.double()
-        r = torch.clamp(torch.floor(exact + 4).long() // 8 * 8, min=8)
-        return torch.where(r < 0.9 * exact, r + 8, r)
+    def count(dtype):
+        """The totals with every integer held as ``dtype``: int64 (exact) or float64 (the range check)."""
+        height, width = (x.to(dtype) for x in exact_hw)
+        h, w = height, width
 
-    def out(size, k, s):
-        return (size + 2 * ((k - 1) // 2) - k) // s + 1
+        def round_channels(c):  # round_filters, as tensor ops
+            exact = c * width_mult if not torch.is_tensor(c) else c.double()
+            r = torch.clamp(torch.floor(exact + 4).to(dtype) // 8 * 8, min=8)
+            return torch.where(r < 0.9 * exact, r + 8, r)
 
-    c = round_channels(base.base_stem_channels)
-    h, w = out(h, 3, base.stem_stride), out(w, 3, base.stem_stride)
-    macs = 27 * c * h * w
-    params = 27 * c + 2 * c
-    for spec in base.base_stages:
-        c_out = round_channels(spec.out_channels)
-        layers = torch.ceil(spec.layers * depth_mult).long()
-        for first in (True, False):
-            c_in = c if first else c_out
-            s = spec.stride if first else 1
-            e = round_channels(c_in * spec.expand_ratio)
-            sq = torch.clamp(torch.floor(c_in * spec.se_ratio).long(), min=1)
-            se = 2 * e * sq + sq + e if spec.se_ratio > 0 else 0  # two biased 1x1 convs on a 1x1 map
-            ho, wo = out(h, spec.kernel, s), out(w, spec.kernel, s)
-            expand = torch.where(e != c_in, c_in * e, 0)             # MBConv1 has no expansion conv
-            block_macs = expand * h * w + spec.kernel**2 * e * ho * wo + se + e * c_out * ho * wo
-            block_params = (expand + torch.where(e != c_in, 2 * e, 0) + spec.kernel**2 * e + 2 * e
-                            + se + e * c_out + 2 * c_out)
-            times = 1 if first else layers - 1
-            macs = macs + times * block_macs
-            params = params + times * block_params
-            if first:
-                h, w = ho, wo
-        c = c_out
-    head = (base.base_head_channels * c // base.base_stages[-1].out_channels if base.head_rule == "torchvision"
-            else round_channels(base.base_head_channels))
-    macs = macs + c * head * h * w + head * num_classes + num_classes
-    params = params + c * head + 2 * head + head * num_classes + num_classes
+        def out(size, k, s):
+            return (size + 2 * ((k - 1) // 2) - k) // s + 1
+
+        c = round_channels(base.base_stem_channels)
+        h, w = out(h, 3, base.stem_stride), out(w, 3, base.stem_stride)
+        macs = 27 * c * h * w
+        params = 27 * c + 2 * c
+        for spec in base.base_stages:
+            c_out = round_channels(spec.out_channels)
+            layers = torch.ceil(spec.layers * depth_mult).to(dtype)
+            for first in (True, False):
+                c_in = c if first else c_out
+                s = spec.stride if first else 1
+                e = round_channels(c_in * spec.expand_ratio)
+                sq = torch.clamp(torch.floor(c_in * spec.se_ratio).to(dtype), min=1)
+                se = 2 * e * sq + sq + e if spec.se_ratio > 0 else 0  # two biased 1x1 convs on a 1x1 map
+                ho, wo = out(h, spec.kernel, s), out(w, spec.kernel, s)
+                expand = torch.where(e != c_in, c_in * e, 0)             # MBConv1 has no expansion conv
+                block_macs = expand * h * w + spec.kernel**2 * e * ho * wo + se + e * c_out * ho * wo
+                block_params = (expand + torch.where(e != c_in, 2 * e, 0) + spec.kernel**2 * e + 2 * e
+                                + se + e * c_out + 2 * c_out)
+                times = 1 if first else layers - 1
+                macs = macs + times * block_macs
+                params = params + times * block_params
+                if first:
+                    h, w = ho, wo
+            c = c_out
+        head = (base.base_head_channels * c // base.base_stages[-1].out_channels if base.head_rule == "torchvision"
+                else round_channels(base.base_head_channels))
+        macs = macs + c * head * h * w + head * num_classes + num_classes
+        params = params + c * head + 2 * head + head * num_classes + num_classes
+        return macs, params, height, width
+
+    # int64 wraps around past 2^63 without a word (phi = 40 gave 3.7e18 for 7.7e19): count in float64
+    # first, within ~1e-13 of the exact value, and refuse the points that come near the limit. Every
+    # intermediate is a part of these nonnegative sums, so none of them wraps either.
+    approx = torch.stack(torch.broadcast_tensors(*count(torch.float64)))
+    too_big = ~(approx < 2.0**62).all(0)  # NaN (from an inf) counts as too big
+    if too_big.any():
+        i = int(torch.nonzero(too_big.flatten())[0])
+        at = ", ".join(f"{n}={v.flatten()[i]:g}" for n, v in (("alpha", a), ("beta", b), ("gamma", g), ("phi", p)))
+        macs = float(approx[0].flatten()[i])
+        size = f"about {macs:.3g} MACs" if math.isfinite(macs) else "beyond float64's range"
+        raise ValueError(f"grid_cost counts in int64, which holds up to 9.2e18: {int(too_big.sum())} of "
+                         f"{too_big.numel()} grid point(s) go beyond (first: {at}, {size}); analytic_cost "
+                         f"counts those exactly")
+    macs, params, height, width = count(torch.int64)
     return {"macs": macs, "params": params, "height": height, "width": width,
             "width_mult": width_mult, "depth_mult": depth_mult}
