@@ -30,6 +30,9 @@ from .config import Resolution, as_hw, check_positive_int, check_resolution
 from .notebook import DATA_ENV, data_root
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Part of every decode cache key: a change to how files decode (2: 16-bit greyscale scaled, not clipped)
+# must not serve tensors decoded the old way.
+DECODE_VERSION = 2
 TORCHVISION_SETS = ("cifar10", "cifar100")
 # Channel statistics of ImageNet, as torchvision's pretrained weights expect; fine for CIFAR too.
 MEAN = (0.485, 0.456, 0.406)
@@ -39,7 +42,11 @@ STD = (0.229, 0.224, 0.225)
 def cache_dir() -> Path:
     """Where decoded tensors are kept: EFFNET_LAB_CACHE, else ~/.cache/effnet_lab (never the data)."""
     value = os.environ.get("EFFNET_LAB_CACHE", "").strip()
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "effnet_lab"
+    folder = Path(value).expanduser() if value else Path.home() / ".cache" / "effnet_lab"
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"EFFNET_LAB_CACHE={value} names a file, not a folder; point it at a folder "
+                                 f"(or unset it for ~/.cache/effnet_lab)")
+    return folder
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -121,7 +128,14 @@ class ImageTensors:
         return picked, torch.nonzero(mask).flatten()
 
     def train_val_split(self, val_per_class: int, seed: int = 0) -> tuple["ImageTensors", "ImageTensors"]:
-        """Hold out ``val_per_class`` images of every class for validation (seeded)."""
+        """Hold out ``val_per_class`` images of every class for validation (seeded); every class keeps
+        at least one image for training."""
+        val_per_class = check_positive_int("val_per_class", val_per_class)
+        short = [f"{name} ({n})" for name, n in zip(self.classes, self.counts()) if n <= val_per_class]
+        if short:
+            raise ValueError(f"holding out {val_per_class} image(s) per class of {self.source} leaves no training "
+                             f"image in class(es) {', '.join(short)}; every class needs at least "
+                             f"{val_per_class + 1} images")
         val, train = self.split(val_per_class, seed)
         return (self.take(train, f"{self.source}[train part, seed {seed}]"),
                 self.take(val, f"{self.source}[val {val_per_class}/class, seed {seed}]"))
@@ -167,25 +181,51 @@ def _list_images(root: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     return classes, files
 
 
-def _decode(files: Sequence[tuple[Path, int]], image_size: tuple[int, int] | None,
-            ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    # PIL through torchvision's own loader convention (convert to RGB): greyscale JPEGs load too.
+class UnsupportedImage(ValueError):
+    """A file that decodes, but into pixels with no 8-bit reading to assume (32-bit float, say)."""
+
+
+def _rgb(im) -> torch.Tensor:
+    """(3, H, W) uint8 of a PIL image, by torchvision's loader convention (convert to RGB), except
+    16-bit greyscale: Pillow's convert clips it at 255 (a white image), so it is scaled, 65535 -> 255."""
+    import numpy as np
+    from torchvision.transforms.functional import pil_to_tensor
+
+    if im.mode.startswith("I"):  # "I;16", "I;16B", ... and "I" (32-bit, how some 16-bit files open)
+        a = np.asarray(im).astype(np.int64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise UnsupportedImage(f"{im.mode} pixels from {a.min()} to {a.max()}: not a 16-bit range")
+        grey = torch.from_numpy(((a + 128) // 257).astype(np.uint8))
+        return grey.expand(3, *grey.shape).contiguous()
+    if im.mode == "F":
+        raise UnsupportedImage("32-bit float pixels: no 8-bit range to assume")
+    return pil_to_tensor(im.convert("RGB"))
+
+
+def _decode(files: Sequence[tuple[Path, int]], image_size: tuple[int, int] | None, classes: Sequence[str],
+            root: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     from PIL import Image
-    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+    from torchvision.transforms.functional import center_crop, resize
 
     images, labels, bad = [], [], []
     for path, label in files:
         try:
             with Image.open(path) as im:
                 im.load()
-                x = pil_to_tensor(im.convert("RGB"))
+                x = _rgb(im)
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            bad.append(f"{path.name} ({type(exc).__name__})")
+            bad.append(f"{path.name} ({exc if isinstance(exc, UnsupportedImage) else type(exc).__name__})")
             continue
         images.append(x)
         labels.append(label)
     if not images:
         raise ValueError(f"none of the {len(files)} image files could be read; first: {', '.join(bad[:3])}")
+    # a class whose every file failed would train as a class with no examples, without a word
+    lost = sorted(set(range(len(classes))) - set(labels))
+    if lost:
+        raise ValueError(f"no image of class(es) {', '.join(classes[i] for i in lost)} in {str(root)!r} could be "
+                         f"read (unreadable: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}); fix or "
+                         f"replace those files")
     sizes = Counter(tuple(x.shape[1:]) for x in images)
     target = image_size or sizes.most_common(1)[0][0]
     if len(sizes) > 1 or target not in sizes:
@@ -207,8 +247,8 @@ def load_folder(root: "str | Path", image_size: Resolution | None = None, cache:
     classes, files = _list_images(root)
     # the cache key covers the file list, sizes and dates: edit the folder and it is decoded anew
     key = hashlib.sha256(repr((str(root), size, classes, [(str(p.relative_to(root)), p.stat().st_size,
-                                                           p.stat().st_mtime_ns) for p, _ in files])
-                              ).encode()).hexdigest()[:16]
+                                                           p.stat().st_mtime_ns) for p, _ in files],
+                               DECODE_VERSION)).encode()).hexdigest()[:16]
     path = cache_dir() / f"{root.parent.name}-{root.name}-{key}.pt"
     if cache and path.exists():
         try:
@@ -216,12 +256,16 @@ def load_folder(root: "str | Path", image_size: Resolution | None = None, cache:
             return ImageTensors(saved["images"], saved["labels"], saved["classes"], str(root))
         except Exception:  # a damaged cache is only a cache: decode again
             path.unlink(missing_ok=True)
-    images, labels, bad = _decode(files, size)
+    images, labels, bad = _decode(files, size, classes, root)
     if bad:
         warnings.warn(f"skipped {len(bad)} of {len(files)} unreadable image(s) in {root}: "
                       f"{', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}", stacklevel=2)
     if cache:
-        atomic_save({"images": images, "labels": labels, "classes": classes}, path)
+        try:
+            atomic_save({"images": images, "labels": labels, "classes": classes}, path)
+        except OSError as exc:  # only a cache: the images are decoded, so carry on without it
+            warnings.warn(f"could not write the decode cache {path} ({exc.strerror or exc}); the folder will be "
+                          f"decoded again next time (EFFNET_LAB_CACHE chooses a writable folder)", stacklevel=2)
     return ImageTensors(images, labels, classes, str(root))
 
 
@@ -278,6 +322,11 @@ def load_pair(data: "str | Path", image_size: Resolution | None = None,
     where = resolve(data)
     if not isinstance(where, str) and find_split(where, "train") == find_split(where, "test"):
         everything = load_folder(where, image_size)
+        single = [name for name, n in zip(everything.classes, everything.counts()) if n < 2]
+        if single:
+            raise ValueError(f"a plain tree of class folders holds out a tenth of every class (at least one image) "
+                             f"for testing, so every class needs two or more images; in {str(where)!r} "
+                             f"{', '.join(single)} has only one: add images, or make train/ and test/ folders")
         held_out = max(1, min(everything.counts()) // 10)
         return everything.train_val_split(held_out, seed)
     train, test = load(data, "train", image_size), load(data, "test", image_size)

@@ -118,8 +118,10 @@ def load_torchvision_weights(model: EfficientNet, state_dict: "Mapping[str, torc
                              ) -> EfficientNet:
     """Copy a torchvision EfficientNet state dict into ``model``; check everything before copying.
 
-    Every tensor name and shape must line up (a B3 state dict does not load into a B0). On any
-    mismatch a ValueError names the first mismatching tensors and the model is left untouched.
+    Every entry must be a tensor with data (not a numpy array, not on the meta device) whose name,
+    shape and kind of dtype (floating point or integer) line up with ours (a B3 state dict does not
+    load into a B0). On any mismatch a ValueError names the first mismatching entries and the model
+    is left untouched.
     """
     if isinstance(state_dict, nn.Module):
         state_dict = state_dict.state_dict()
@@ -130,24 +132,31 @@ def load_torchvision_weights(model: EfficientNet, state_dict: "Mapping[str, torc
     ours = model.state_dict()
     missing = [t for t in names.values() if t not in state_dict]
     unexpected = sorted(set(state_dict) - set(names.values()))
-    wrong_shape = [
-        f"{t} (torchvision {tuple(state_dict[t].shape)}, ours {tuple(ours[o].shape)})"
-        for o, t in names.items()
-        if t in state_dict and tuple(state_dict[t].shape) != tuple(ours[o].shape)
-    ]
+    given = {o: state_dict[t] for o, t in names.items() if t in state_dict}
+    not_tensor = [f"{names[o]} ({type(v).__module__}.{type(v).__name__})" for o, v in given.items()
+                  if not isinstance(v, torch.Tensor)]
+    tensors = {o: v for o, v in given.items() if isinstance(v, torch.Tensor)}
+    no_data = [names[o] for o, v in tensors.items() if v.is_meta or v.layout != torch.strided]
+    wrong_shape = [f"{names[o]} (torchvision {tuple(v.shape)}, ours {tuple(ours[o].shape)})"
+                   for o, v in tensors.items() if tuple(v.shape) != tuple(ours[o].shape)]
+    # a float copied into an integer buffer truncates; an integer into a weight is no weight
+    wrong_dtype = [f"{names[o]} (torchvision {v.dtype}, ours {ours[o].dtype})" for o, v in tensors.items()
+                   if v.is_floating_point() != ours[o].is_floating_point() or v.is_complex()]
     problems = []
-    if missing:
-        problems.append(f"{len(missing)} tensor(s) missing, first: {', '.join(missing[:3])}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensor(s), first: {', '.join(unexpected[:3])}")
-    if wrong_shape:
-        problems.append(f"{len(wrong_shape)} shape mismatch(es), first: {'; '.join(wrong_shape[:3])}")
+    for found, what, sep in ((missing, "tensor(s) missing", ", "), (unexpected, "unexpected tensor(s)", ", "),
+                             (not_tensor, "entr(ies) not a torch.Tensor", "; "),
+                             (no_data, "tensor(s) without data (meta device or sparse)", ", "),
+                             (wrong_shape, "shape mismatch(es)", "; "), (wrong_dtype, "dtype mismatch(es)", "; ")):
+        if found:
+            problems.append(f"{len(found)} {what}, first: {sep.join(found[:3])}")
     if problems:
         raise ValueError(
             f"state_dict does not match this model (config {model.config.name!r}, "
             f"{model.num_classes} classes): " + " | ".join(problems)
             + ". Is it the same variant and number of classes? The model was left unchanged.")
+    # converted first (a no-op where device and dtype already agree), so the copies below cannot fail half-way
+    converted = {o: v.to(device=ours[o].device, dtype=ours[o].dtype) for o, v in tensors.items()}
     with torch.no_grad():
-        for o, t in names.items():
-            ours[o].copy_(state_dict[t])
+        for o, v in converted.items():
+            ours[o].copy_(v)
     return model
