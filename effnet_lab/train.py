@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES, check_finite, check_positive_int
+from .config import (COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES, as_hw, check_finite, check_positive_int,
+                     check_resolution)
 from .data import DeviceLoader, ImageTensors, atomic_save
 
 
@@ -32,9 +33,20 @@ def pick_device(device: "str | torch.device | None" = None) -> torch.device:
     """The requested device, else the best available: CUDA, then Apple's MPS, then the CPU."""
     if device is not None:
         try:
-            return torch.device(device)
+            dev = torch.device(device)
         except (RuntimeError, TypeError):
             raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from None
+        # refused here, by name, not at the first tensor moved there (a RuntimeError deep in torch)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine (torch "
+                             f"{torch.__version__}); use 'cpu'")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                             f"numbered from 0")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                      and torch.backends.mps.is_available()):
+            raise ValueError(f"device {str(device)!r}: Apple's MPS is not available on this machine; use 'cpu'")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -272,6 +284,46 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
             "classes": list(data.classes)}
 
 
+def _fingerprint(data: ImageTensors) -> str:
+    """Which images a run trains on, in a few words: another --data or --per-class changes it."""
+    import hashlib
+
+    digest = hashlib.sha256(data.images.contiguous().numpy())
+    digest.update(data.labels.contiguous().numpy())
+    return f"{len(data)} images, sha256 {digest.hexdigest()[:12]}"
+
+
+def _resume_state(path: Path, device: torch.device, options: dict) -> dict:
+    """The checkpoint at ``path``, read and checked against this run's training ``options``: a resume
+    with another seed, learning rate, model or data would go on from the old run's weights and
+    schedule while its caller records the new options, so any difference is refused by name."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated, overwritten, not a torch file: nothing to resume from
+        raise ValueError(f"checkpoint {str(path)!r} is damaged ({type(exc).__name__}); delete it to start the run "
+                         f"afresh, or use another --out folder") from None
+    needed = {"model", "optimizer", "schedule", "rng", "epoch", "epochs", "history"}
+    if not isinstance(state, dict) or not needed <= set(state):
+        raise ValueError(f"{str(path)!r} is not a checkpoint that fit wrote (it needs {', '.join(sorted(needed))}); "
+                         f"delete it to start the run afresh, or use another --out folder")
+    if state["epochs"] != options["epochs"]:
+        raise ValueError(f"checkpoint {str(path)!r} belongs to a {state['epochs']}-epoch run, not "
+                         f"{options['epochs']}; use another --out folder or the same epochs")
+    if ("ema" in state) != (options["ema"] > 0):
+        raise ValueError(f"checkpoint {str(path)!r} was trained {'with' if 'ema' in state else 'without'} "
+                         f"a weight average (ema); resume it with the same ema, or use another --out folder")
+    for name, value in options.items():  # (checkpoints written before options were kept have none)
+        stored = state.get("options", {}).get(name, value)
+        if stored != value and name == "training_images":
+            raise ValueError(f"the training images ({value}) differ from those checkpoint {str(path)!r} was trained "
+                             f"with ({stored}): other data or another --per-class? Resume with the same, or use "
+                             f"another --out folder")
+        if stored != value:
+            raise ValueError(f"{name} {value!r} differs from the {stored!r} that checkpoint {str(path)!r} was "
+                             f"trained with; resume with the same {name}, or use another --out folder")
+    return state
+
+
 def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, epochs: int = 10, *,
         batch_size: int = 128, lr: float | None = RECIPE["lr"], optimizer: str = "sgd",
         schedule: str = RECIPE["schedule"], weight_decay: float = RECIPE["weight_decay"],
@@ -300,6 +352,9 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
 
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 to train, got {batch_size}: BatchNorm normalises each channel "
+                         f"over the images of a batch, and a one-image batch of a 1x1 map has nothing to normalise")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if schedule not in SCHEDULES:
@@ -339,14 +394,15 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     history, start = History(), 0
 
     path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None:  # what a resume must share with the run that wrote the checkpoint
+        config = getattr(model, "config", None)
+        options = {**({k: v for k, v in config.to_dict().items() if k not in ("name", "resolution")} if config else {}),
+                   "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "schedule": schedule,
+                   "weight_decay": weight_decay, "label_smoothing": label_smoothing, "warmup_epochs": warmup_epochs,
+                   "zero_init": zero_init, "ema": ema, "tta": tta, "seed": seed,
+                   "resolution": list(as_hw(check_resolution(res))), "training_images": _fingerprint(train)}
     if path is not None and path.exists():
-        state = torch.load(path, map_location=dev, weights_only=True)
-        if state.get("epochs") != epochs:
-            raise ValueError(f"checkpoint {str(path)!r} belongs to a {state.get('epochs')}-epoch run, not "
-                             f"{epochs}; use another --out folder or the same epochs")
-        if ("ema" in state) != (averaged is not None):
-            raise ValueError(f"checkpoint {str(path)!r} was trained {'with' if 'ema' in state else 'without'} "
-                             f"a weight average (ema); resume it with the same ema, or use another --out folder")
+        state = _resume_state(path, dev, options)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["schedule"])
@@ -408,7 +464,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
             if path is not None:
                 atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                              "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch + 1,
-                             "epochs": epochs, "history": history.to_dicts(),
+                             "epochs": epochs, "history": history.to_dicts(), "options": options,
                              **({"ema": averaged.state_dict()} if averaged is not None else {}),
                              **(checkpoint_extra or {})}, path)
     if averaged is not None:  # the model handed back is the one that was evaluated
@@ -461,6 +517,9 @@ def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):
     from .model import EfficientNet
 
     path = Path(path)
+    if path.is_dir():
+        hint = f"; did you mean {str(path / 'last.pt')!r}?" if (path / "last.pt").is_file() else ""
+        raise IsADirectoryError(f"checkpoint {str(path)!r} is a folder, not a checkpoint file{hint}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
@@ -470,7 +529,10 @@ def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):
     if not isinstance(state, dict) or not {"model", "config", "classes"} <= set(state):
         raise ValueError(f"{str(path)!r} is not an effnet_lab training checkpoint (it needs model, config "
                          f"and classes entries; torchvision weights load with load_torchvision_weights)")
-    model = EfficientNet(ModelConfig.from_dict(state["config"]), num_classes=len(state["classes"]))
-    # a run with a weight average is judged by the average (what fit hands back), not its last step
-    model.load_state_dict(state["ema"]["model"] if "ema" in state else state["model"])
+    try:
+        model = EfficientNet(ModelConfig.from_dict(state["config"]), num_classes=len(state["classes"]))
+        # a run with a weight average is judged by the average (what fit hands back), not its last step
+        model.load_state_dict(state["ema"]["model"] if "ema" in state else state["model"])
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"{str(path)!r} does not rebuild an effnet_lab model: {exc}") from None
     return model.to(device).eval(), state
