@@ -16,9 +16,12 @@ in ``OUT/.partial/``, so an interrupt loses at most one epoch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import socket
 import statistics
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -287,20 +290,29 @@ def plan(sweep: str, settings: Settings | None = None, num_classes: int = 10) ->
 # ---------------------------------------------------------------------------------------------
 
 
+# What every results line holds (``_row`` writes them): a line without one of them is damaged.
+REQUIRED_FIELDS = ("sweep", "trial_id", "rule", "alpha", "beta", "gamma", "phi", "width_mult", "depth_mult",
+                   "resolution", "macs", "params", "budget", "budget_ratio", "seeds", "accuracies", "accuracy_mean",
+                   "accuracy_std", "train_seconds", "images_per_second", "n_train", "n_test", "config", "settings",
+                   "extra", "command", "commit", "device", "torch", "date")
+
+
 class ResultsStore:
     """One JSON object per line, one line per finished trial. Every write replaces the file
     atomically (write a temporary file, then rename), so a crash leaves the old or the new file.
     Appends hold a lock on a ``.lock`` file beside it, so shards of one sweep running at once (see
     ``run_sweep``'s ``shard``) never overwrite each other's lines (POSIX; elsewhere give each shard its
-    own folder)."""
+    own folder), and a trial already in the file is never appended twice."""
 
     def __init__(self, path: "str | Path") -> None:
         self.path = Path(path)
 
     def read(self) -> list[dict]:
+        """Every line, checked (JSON, schema, fields); a trial id that occurs twice (two runs that
+        each finished it) is read once, from its first line, with a warning naming the file."""
         if not self.path.exists():
             return []
-        rows = []
+        rows, seen, repeated = [], set(), []
         for number, line in enumerate(self.path.read_text().splitlines(), start=1):
             if not line.strip():
                 continue
@@ -313,7 +325,15 @@ class ResultsStore:
                 found = row.get("schema") if isinstance(row, dict) else type(row).__name__
                 raise ValueError(f"{self.path}: line {number} has schema {found!r}, this version reads {SCHEMA!r}; "
                                  f"write new results to another folder")
+            _check_row(row, f"{self.path}: line {number}")
+            if row["trial_id"] in seen:
+                repeated.append(f"{row['trial_id']} (line {number})")
+                continue
+            seen.add(row["trial_id"])
             rows.append(row)
+        if repeated:
+            warnings.warn(f"{self.path} holds trial(s) more than once: {', '.join(repeated[:5])}"
+                          f"{' ...' if len(repeated) > 5 else ''}; the first line of each is read", stacklevel=2)
         return rows
 
     @contextlib.contextmanager
@@ -331,18 +351,43 @@ class ResultsStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def append(self, row: dict) -> None:
+    def append(self, row: dict) -> bool:
+        """Add ``row``, unless its trial is in the file already (another run finished it first): False then."""
         from .data import atomic_write_text  # here, not at the top: importing data loads torch
 
         with self._locked():
             rows = self.read()
+            if any(r["trial_id"] == row["trial_id"] for r in rows):
+                return False
             atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row]))
+            return True
 
     def table(self):
         """The results as a pandas DataFrame, one row per trial."""
         import pandas as pd
 
         return pd.DataFrame(self.read())
+
+
+def _check_row(row: dict, where: str) -> None:
+    """A results line must hold every field of ``REQUIRED_FIELDS``, and settings and a config this
+    version reads: what the tables, plots and resumes take from it."""
+    missing = [k for k in REQUIRED_FIELDS if k not in row]
+    if missing:
+        raise ValueError(f"{where} lacks field(s) {', '.join(missing)}; the file is damaged: fix or remove that line")
+    if not isinstance(row["trial_id"], str) or not isinstance(row["settings"], dict):
+        raise ValueError(f"{where}: trial_id must be a string and settings a dict; the file is damaged")
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(row["settings"]) - known)
+    if unknown:
+        raise ValueError(f"{where} has settings field(s) {unknown} that this version does not know (written by a "
+                         f"newer one?); write new results to another folder")
+    try:
+        Settings.from_dict(row["settings"])
+        ModelConfig.from_dict(row["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc if not isinstance(exc, KeyError) else f'settings lack {exc}'}; "
+                         f"the file is damaged: fix or remove that line") from None
 
 
 def load_results(sweep: str, folder: "str | Path | None" = None):
@@ -467,6 +512,40 @@ def shard_trials(trials: list[Trial], shard: tuple[int, int]) -> list[Trial]:
     return [t for t in trials if owner[t.config.network_key] == part]
 
 
+def _holder_alive(holder: str) -> bool:
+    """Whether the process ``"host pid"`` that wrote a claim still runs (another host's: assumed so)."""
+    host, _, pid = holder.rpartition(" ")
+    if host != socket.gethostname() or os.name == "nt":  # (os.kill on Windows would end the process)
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def claim_trial(path: Path) -> str | None:
+    """Claim a trial for this process by creating ``path`` exclusively: None when claimed, else the
+    ``"host pid"`` of the live run that holds it. A claim whose process died (killed, a power cut)
+    is taken over. Called under the results file's lock, so two runs never take over one claim both."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = path.read_text().strip()
+            if _holder_alive(holder):
+                return holder
+            path.unlink(missing_ok=True)  # stale
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        return None
+    return holder
+
+
 def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,
               log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None,
               shard: tuple[int, int] = (1, 1), channels_last: bool | None = None) -> list[dict]:
@@ -479,6 +558,10 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     ``trained_networks``) is recorded from that result, with ``reused_from`` naming it and
     ``train_seconds`` 0, instead of being trained again. ``channels_last`` goes to ``fit`` (None: its
     default) and is recorded in each line: like the device, it changes the arithmetic, not the experiment.
+
+    Two runs of one sweep into one folder share the work: each trial is claimed (``claim_trial``, a
+    file in ``OUT/.partial/``) before it is trained and the results file is read again first, so a
+    run skips what another finished or is training, and no trial is trained or recorded twice.
     """
     import torch
 
@@ -525,59 +608,76 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     for n, trial in enumerate(trials, start=1):
         if trial.trial_id in done or trial.trial_id not in mine:
             continue
-        cost = analytic_cost(trial.config, num_classes=len(train.classes))
-        source = trained_networks(out_dir, settings).get(trial.config.network_key)
-        if source is not None:
-            reused_from, src = source
-            row = _row(sweep, trial, cost, base_macs, settings, train, test, origin,
-                       {**{k: src[k] for k in ("accuracies", "accuracy_mean", "accuracy_std", "images_per_second")},
-                        "train_seconds": 0.0, "reused_from": reused_from})
-            # where and how the accuracies were measured
-            row.update(device=src["device"], torch=src["torch"], channels_last=src.get("channels_last"))
-            store.append(row)
-            log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {reused_from}, not trained again "
-                f"(accuracy {row['accuracy_mean']:.3f})")
+        claim = Path(out_dir) / ".partial" / f"{sweep}-{trial.trial_id}-{settings_digest(settings)}.claim"
+        with store._locked():  # another run into this folder may have finished or claimed it meanwhile
+            finished = any(r["trial_id"] == trial.trial_id for r in store.read())
+            holder = None if finished else claim_trial(claim)
+        if finished or holder:
+            log(f"[{n}/{len(trials)}] {trial.trial_id}: " + ("finished by another run meanwhile" if finished else
+                f"another run (pid {holder.rpartition(' ')[2]} on {holder.rpartition(' ')[0]}) is training it; "
+                f"skipped (if none is, delete {claim})"))
             continue
-        # Work in progress lives in OUT/.partial/, named by the trial and a digest of the settings:
-        # each seed's checkpoint after every epoch, then its result. An interrupt loses at most
-        # the epoch under way, and the resumed trial gives the same numbers (on a CPU, bit for bit).
-        stem = Path(out_dir) / ".partial" / f"{sweep}-{trial.trial_id}-{settings_digest(settings)}"
-        measured = []
-        for seed in settings.seeds:
-            finished = stem.with_name(f"{stem.name}-seed{seed}.json")
-            if finished.exists():
-                measured.append(json.loads(finished.read_text()))
+        try:  # the claim goes when the trial is done, or given up (an error, Ctrl-C)
+            cost = analytic_cost(trial.config, num_classes=len(train.classes))
+            source = trained_networks(out_dir, settings).get(trial.config.network_key)
+            if source is not None:
+                reused_from, src = source
+                row = _row(sweep, trial, cost, base_macs, settings, train, test, origin,
+                           {**{k: src[k] for k in ("accuracies", "accuracy_mean", "accuracy_std", "images_per_second")},
+                            "train_seconds": 0.0, "reused_from": reused_from})
+                # where and how the accuracies were measured
+                row.update(device=src["device"], torch=src["torch"], channels_last=src.get("channels_last"))
+                store.append(row)
+                log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {reused_from}, not trained again "
+                    f"(accuracy {row['accuracy_mean']:.3f})")
                 continue
-            partial = stem.with_name(f"{stem.name}-seed{seed}.pt")
-            if partial.exists():
-                log(f"[{n}/{len(trials)}] {trial.trial_id}: resuming seed {seed} from {partial.name}")
-            torch.manual_seed(seed)
-            model = EfficientNet(trial.config, num_classes=len(train.classes))
-            history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
-                          warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial,
-                          channels_last=layout, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
-            result = {"accuracy": evaluate(model, test, device=dev, tta=settings.tta)["accuracy"],
-                      "seconds": sum(e.seconds for e in history.epochs),
-                      "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
-            if checkpoint_dir is not None and seed == settings.seeds[0]:
-                atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
-                             "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
-                             "accuracy": result["accuracy"]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
-            atomic_write_text(finished, json.dumps(result))
-            partial.unlink(missing_ok=True)
-            measured.append(result)
-        accuracies = [m["accuracy"] for m in measured]
-        seconds = sum(m["seconds"] for m in measured)
-        speeds = [m["images_per_second"] for m in measured]
-        row = _row(sweep, trial, cost, base_macs, settings, train, test, origin, {
-            "accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
-            "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-            "train_seconds": seconds, "images_per_second": statistics.mean(speeds)})
-        store.append(row)
-        for seed in settings.seeds:
-            stem.with_name(f"{stem.name}-seed{seed}.json").unlink(missing_ok=True)
-        log(f"[{n}/{len(trials)}] {trial.trial_id}: {cost.macs / 1e6:.1f} MMACs, accuracy "
-            f"{row['accuracy_mean']:.3f} +- {row['accuracy_std']:.3f} ({seconds:.0f} s)")
+            # Work in progress lives in OUT/.partial/, named by the trial and a digest of the settings:
+            # each seed's checkpoint after every epoch, then its result. An interrupt loses at most
+            # the epoch under way, and the resumed trial gives the same numbers (on a CPU, bit for bit).
+            stem = Path(out_dir) / ".partial" / f"{sweep}-{trial.trial_id}-{settings_digest(settings)}"
+            measured = []
+            for seed in settings.seeds:
+                finished = stem.with_name(f"{stem.name}-seed{seed}.json")
+                if finished.exists():
+                    try:
+                        result = json.loads(finished.read_text())
+                        measured.append({k: float(result[k]) for k in ("accuracy", "seconds", "images_per_second")})
+                        continue
+                    except (ValueError, KeyError, TypeError):  # damaged by hand: that seed is trained again
+                        log(f"[{n}/{len(trials)}] {trial.trial_id}: {finished.name} is damaged; training seed {seed} again")
+                partial = stem.with_name(f"{stem.name}-seed{seed}.pt")
+                if partial.exists():
+                    log(f"[{n}/{len(trials)}] {trial.trial_id}: resuming seed {seed} from {partial.name}")
+                torch.manual_seed(seed)
+                model = EfficientNet(trial.config, num_classes=len(train.classes))
+                history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
+                              warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial,
+                              channels_last=layout, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
+                result = {"accuracy": evaluate(model, test, device=dev, tta=settings.tta)["accuracy"],
+                          "seconds": sum(e.seconds for e in history.epochs),
+                          "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
+                if checkpoint_dir is not None and seed == settings.seeds[0]:
+                    atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
+                                 "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
+                                 "accuracy": result["accuracy"]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
+                atomic_write_text(finished, json.dumps(result))
+                partial.unlink(missing_ok=True)
+                measured.append(result)
+            accuracies = [m["accuracy"] for m in measured]
+            seconds = sum(m["seconds"] for m in measured)
+            speeds = [m["images_per_second"] for m in measured]
+            row = _row(sweep, trial, cost, base_macs, settings, train, test, origin, {
+                "accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
+                "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "train_seconds": seconds, "images_per_second": statistics.mean(speeds)})
+            if not store.append(row):  # only where claims cannot work (no file locks: Windows)
+                log(f"[{n}/{len(trials)}] {trial.trial_id}: another run recorded it first; its line is kept")
+            for seed in settings.seeds:
+                stem.with_name(f"{stem.name}-seed{seed}.json").unlink(missing_ok=True)
+            log(f"[{n}/{len(trials)}] {trial.trial_id}: {cost.macs / 1e6:.1f} MMACs, accuracy "
+                f"{row['accuracy_mean']:.3f} +- {row['accuracy_std']:.3f} ({seconds:.0f} s)")
+        finally:
+            claim.unlink(missing_ok=True)
     return store.read()
 
 
