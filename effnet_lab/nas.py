@@ -32,11 +32,20 @@ def _check(accuracy, macs, target):
     return acc, cost
 
 
+def _check_w(w: float) -> float:
+    w = check_finite("w", w)
+    if w > 0:  # a sign slip, not a search: the objective would then reward cost
+        raise ValueError(f"w must be <= 0 (the exponent of the cost penalty), got {w:g}: with w > 0, "
+                         f"ACC * (MACs / T)^w rewards cost, a bigger model scoring higher at equal accuracy; "
+                         f"the paper's w is {W_SOFT}")
+    return w
+
+
 def objective(accuracy, macs, target: float = TARGET_MACS, w: float = W_SOFT):
     """Soft constraint: ACC * (MACs / T)^w. With w = -0.07, twice the MACs must buy ~5 % more accuracy
-    (relative) to score the same: 2^0.07 = 1.0497. Works on numbers or arrays."""
+    (relative) to score the same: 2^0.07 = 1.0497. Works on numbers or arrays; w > 0 is refused."""
     acc, cost = _check(accuracy, macs, target)
-    check_finite("w", w)
+    _check_w(w)
     result = acc * (cost / target) ** w
     return float(result) if result.ndim == 0 else result
 
@@ -140,7 +149,7 @@ def random_stage_search(n_candidates: int, proxy: "Callable[[ModelConfig], float
     expand_ratios = _choices("expand_ratios", expand_ratios, "real numbers >= 1 (e.g. 1, 4, 6)",
                              lambda e: _is_real(e) and math.isfinite(e) and e >= 1)
     layer_deltas = _choices("layer_deltas", layer_deltas, "integers (e.g. -1, 0, 1)", _is_int)
-    w = check_finite("w", w)
+    w = _check_w(w)
     if not _is_int(num_classes) or num_classes < 1:
         raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
     if not _is_int(seed):
