@@ -1,15 +1,53 @@
 """Command line: ``python -m effnet_lab profile --model b3`` (more commands: ``--help``).
 
-Every command calls the same library functions the notebooks use.
+Every command calls the same library functions the notebooks use. A bad argument or a failed run
+ends with one or two lines (``python -m effnet_lab train: error: ...``), never a traceback
+(``EFFNET_LAB_TRACEBACK=1`` shows it, for a bug report).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+from pathlib import Path
 
 from .config import (COMPILE_MODES, OPTIMIZERS, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, RECIPE, SCHEDULES,
-                     Resolution, check_resolution, compound_scaling, flops_factor, official_config)
+                     Resolution, _variant_key, check_resolution, compound_scaling, flops_factor, official_config)
+
+# What the library raises for bad input and failed runs (RuntimeError: out of GPU memory, a
+# checkpoint torch cannot map). Anything else is a bug and keeps its traceback.
+LIBRARY_ERRORS = (ValueError, TypeError, OSError, OverflowError, RuntimeError)
+# A library message starts with the parameter it is about ("batch_size must be ...", "seed 1 differs
+# ..."); when that parameter is a flag of the command, the message names the flag instead.
+_PARAMETER = re.compile(r"([a-z][a-z_]*)(?= must\b| \(| ['\"\[\d-]|=| True\b| False\b| None\b|:)")
+
+
+def flag_message(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with a leading parameter name that is one of ``parser``'s flags written as the
+    flag: "batch_size (128) must not exceed ..." -> "--batch-size (128) must not exceed ..."."""
+    found = _PARAMETER.match(message)
+    if found:
+        for action in parser._actions:
+            flags = [o for o in action.option_strings if o.startswith("--")]
+            if action.dest == found.group(1) and flags:
+                return flags[0] + message[found.end():]
+    return message
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with short errors: the message and a pointer to --help, not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {flag_message(message, self)}\nsee --help\n")
+
+
+def run_error(exc: BaseException) -> str:
+    """One line for a library error: its message (an OSError's: the file and the reason)."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
 
 
 def parse_resolution(text: str) -> Resolution:
@@ -23,15 +61,26 @@ def parse_resolution(text: str) -> Resolution:
             f"invalid resolution {text!r}: use a positive integer (224) or HxW (240x320)") from None
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _variant(text: str) -> str:
+    """--model as official_config reads it: b3, B3 and efficientnet_b3 all name B3."""
+    try:
+        return _variant_key(text)
+    except ValueError:
+        return text  # argparse's "invalid choice" lists the valid ones
+
+
+def _add_model_args(p: argparse.ArgumentParser, num_classes: "int | None" = 1000) -> None:
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--model", default=None, choices=list(PUBLISHED), help="a published variant (default b0)")
+    which.add_argument("--model", default=None, type=_variant, choices=list(PUBLISHED),
+                       help="a published variant (default b0)")
     which.add_argument("--phi", type=float, help="compound coefficient: scale B0 by alpha^phi, beta^phi, gamma^phi")
     p.add_argument("--alpha", type=float, help=f"depth base (with --phi), default {PAPER_ALPHA}")
     p.add_argument("--beta", type=float, help=f"width base (with --phi), default {PAPER_BETA}")
     p.add_argument("--gamma", type=float, help=f"resolution base (with --phi), default {PAPER_GAMMA}")
     p.add_argument("--resolution", type=parse_resolution, help="input size: 224 or HxW (default: the model's)")
-    p.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default %(default)s)")
+    p.add_argument("--num-classes", type=int, default=num_classes,
+                   help="classifier outputs (default %(default)s)" if num_classes else
+                        "classifier outputs: the data's classes (another number is refused)")
 
 
 def _config(args: argparse.Namespace, parser: argparse.ArgumentParser):
@@ -50,9 +99,41 @@ def _config(args: argparse.Namespace, parser: argparse.ArgumentParser):
             config = config.replace(resolution=args.resolution)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
-    if args.num_classes < 1:
-        parser.error(f"--num-classes must be >= 1, got {args.num_classes}")
+    _at_least(args, parser, num_classes=1)
     return config
+
+
+def _at_least(args: argparse.Namespace, parser: argparse.ArgumentParser, **minimum: int) -> None:
+    """Refuse integer flags below their minimum (a flag not given, None, is not checked)."""
+    for name, least in minimum.items():
+        value = getattr(args, name)
+        if value is not None and value < least:
+            why = " (BatchNorm needs at least 2 images per batch in training)" if name == "batch_size" and least == 2 else ""
+            parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {value}{why}")
+
+
+def _out_folder(text: str, parser: argparse.ArgumentParser) -> Path:
+    """``--out`` checked before any work: a folder, or one that can be created, and writable. Nothing
+    is created yet (a refused command leaves nothing behind)."""
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {text}: a file of that name is in the way (--out names a folder)")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        parser.error(f"--out {text}: cannot create the folder: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        parser.error(f"--out {text}: cannot {'write to' if existing == out else 'create'} the folder: "
+                     f"no permission to write in {existing}")
+    return out
+
+
+def _make_folder(out: Path, parser: argparse.ArgumentParser) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # what _out_folder cannot foresee (a read-only disk, a name too long)
+        parser.error(f"--out {out}: cannot create the folder ({exc.strerror or exc})")
 
 
 def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -60,8 +141,16 @@ def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from .cost import analytic_cost
 
+    from .cost import MAX_LAYER_ROWS
+
     config = _config(args, parser)
-    cost = analytic_cost(config, num_classes=args.num_classes)
+    try:
+        cost = analytic_cost(config, num_classes=args.num_classes)
+    except (ValueError, OverflowError) as exc:
+        parser.error(str(exc))
+    if args.per_layer and cost.num_layers > MAX_LAYER_ROWS:
+        parser.error(f"--per-layer: {config.name} has {cost.num_layers:,} layers, more than the {MAX_LAYER_ROWS:,} "
+                     f"a per-layer table lists; leave out --per-layer for the per-stage table")
     h, w = config.hw
     print(f"EfficientNet {config.name}: width x{config.width_mult:.4g}, depth x{config.depth_mult:.4g}, "
           f"resolution {h}x{w}, {config.num_blocks} MBConv blocks, {args.num_classes} classes")
@@ -91,7 +180,6 @@ def _write_json(path, obj) -> None:
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import time
-    from pathlib import Path
 
     from .data import load_pair
     from .model import EfficientNet
@@ -106,17 +194,18 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         device = pick_device(args.device)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    _at_least(args, parser, epochs=1, batch_size=2, per_class=1)
+    out = _out_folder(args.out, parser)
     try:
         train, test = load_pair(args.data)
-        if args.per_class:
+        if args.per_class is not None:
             train = train.subset(args.per_class, seed=args.seed)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         parser.error(str(exc))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.num_classes is not None and args.num_classes != len(train.classes):
+        parser.error(f"--num-classes {args.num_classes} disagrees with the data: {args.data} has {len(train.classes)} "
+                     f"classes; leave --num-classes out (train takes the data's)")
+    _make_folder(out, parser)
     import torch
 
     torch.manual_seed(args.seed)
@@ -126,14 +215,12 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     recipe = {**RECIPE, **_recipe_options(args)}
     info = {"config": config.to_dict(), "classes": train.classes, "resolution": config.to_dict()["resolution"],
             "tta": recipe["tta"]}  # evaluate scores the checkpoint as train did
-    try:
-        history = fit(model, train, test, args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-                      **_recipe_options(args), device=device, amp=not args.no_amp,
-                      compile=args.compile, channels_last=CHANNELS_LAST[args.channels_last], seed=args.seed,
-                      checkpoint=out / "last.pt", checkpoint_extra=info,
-                      progress=not args.quiet)
-    except ValueError as exc:
-        parser.error(str(exc))
+    # an error from here on is one of the run (main reports it), not of the command line
+    history = fit(model, train, test, args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                  **_recipe_options(args), device=device, amp=not args.no_amp,
+                  compile=args.compile, channels_last=CHANNELS_LAST[args.channels_last], seed=args.seed,
+                  checkpoint=out / "last.pt", checkpoint_extra=info,
+                  progress=not args.quiet)
     result = evaluate(model, test, device=device, tta=recipe["tta"])
     metrics = {"accuracy": result["accuracy"], "loss": result["loss"], "n_test": result["n"],
                "per_class_accuracy": result["per_class_accuracy"],
@@ -155,16 +242,15 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from .data import load
     from .train import evaluate, load_checkpoint, pick_device
 
+    _at_least(args, parser, batch_size=1)
     try:
         device = pick_device(args.device)
         model, state = load_checkpoint(args.checkpoint, device)
         data = load(args.data, "test")
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         parser.error(str(exc))
     if data.classes != state["classes"]:
         parser.error(f"the data's classes {data.classes} differ from the checkpoint's {state['classes']}")
-    if args.batch_size < 1:
-        parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     tta = bool(state.get("tta", False))
     result = evaluate(model, data, batch_size=args.batch_size, device=device, tta=tta)
     result.update(checkpoint=str(args.checkpoint), data=str(args.data), resolution=state["resolution"], tta=tta)
@@ -174,9 +260,8 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import dataclasses
-    from pathlib import Path
 
-    from .data import cache_dir
+    from .data import cache_dir, resolve
     from .experiments import default_settings, quick_settings, results_path, run_sweep
     from .notebook import quick_mode
 
@@ -189,13 +274,16 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                  ("seeds", args.seeds), ("batch_size", args.batch_size))
                + tuple(_recipe_options(args).items())
                + tuple((option, getattr(args, option)) for option in PLAN_OPTIONS) if v is not None}
+    _at_least(args, parser, batch_size=2)
     try:
         settings = dataclasses.replace(settings, **changes)
-    except (TypeError, ValueError) as exc:
+        out = Path(args.out) if args.out else (cache_dir() / "quick-results" if quick else Path("results"))
+        resolve(settings.data)  # a missing data folder is said now, not after planning
+    except (TypeError, ValueError, OSError) as exc:
         parser.error(str(exc))
-    out = Path(args.out) if args.out else (cache_dir() / "quick-results" if quick else Path("results"))
     if quick and out.resolve().name == "results":
         parser.error(f"quick mode never writes to a results/ folder (got --out {args.out}); choose another --out")
+    _out_folder(str(out), parser)
     checkpoints = out / "checkpoints" if args.name == "imagenette-resolution" else None
     shard = (1, 1)
     if args.shard is not None:
@@ -206,10 +294,14 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except ValueError:
             parser.error(f"argument --shard: expected I/N such as 2/4, got {args.shard!r}")
     try:
-        run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints, shard=shard,
-                  channels_last=CHANNELS_LAST[args.channels_last])
-    except (FileNotFoundError, ValueError) as exc:
+        from .train import pick_device
+
+        pick_device(args.device)
+    except ValueError as exc:
         parser.error(str(exc))
+    # an error from here on is one of the run (main reports it), not of the command line
+    run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints, shard=shard,
+              channels_last=CHANNELS_LAST[args.channels_last])
     print(f"results: {results_path(out, args.name)}")
     return 0
 
@@ -270,7 +362,7 @@ def _add_channels_last(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m effnet_lab", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m effnet_lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("profile", help="print Table 1 of a model with MACs, parameters and memory per stage",
                        description="Per-stage cost of a published variant (--model) or a compound-scaled B0 (--phi).")
@@ -284,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "same --out resumes from the last finished epoch.")
     p.add_argument("--data", required=True, help="folder, or dataset name (cifar10, cifar100, imagenet-subset)")
     p.add_argument("--out", required=True, help="output folder for metrics.json and last.pt")
-    _add_model_args(p)
+    _add_model_args(p, num_classes=None)
     p.add_argument("--width-mult", type=float, help="override the width multiplier")
     p.add_argument("--depth-mult", type=float, help="override the depth multiplier")
     p.add_argument("--stem-stride", type=int, help="1 keeps small images (CIFAR) from shrinking to 1x1 maps")
@@ -362,6 +454,13 @@ def main(argv: list[str] | None = None) -> int:
             print("\ninterrupted: finished epochs/trials are saved; run the same command again to resume",
                   file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: handled below, not an error of the run
+        raise
+    except LIBRARY_ERRORS as exc:  # the run failed (maybe hours in): one line, exit status 1
+        if os.environ.get("EFFNET_LAB_TRACEBACK"):
+            raise
+        print(f"{sub.prog}: error: {flag_message(run_error(exc), sub)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
