@@ -262,7 +262,7 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import dataclasses
 
     from .data import cache_dir, resolve
-    from .experiments import default_settings, quick_settings, results_path, run_sweep
+    from .experiments import check_shard, default_settings, quick_settings, results_path, run_sweep
     from .notebook import quick_mode
 
     quick = args.quick or quick_mode()
@@ -293,6 +293,10 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 raise ValueError
         except ValueError:
             parser.error(f"argument --shard: expected I/N such as 2/4, got {args.shard!r}")
+        try:
+            check_shard(shard)
+        except ValueError as exc:
+            parser.error(str(exc))
     try:
         from .train import pick_device
 

@@ -19,6 +19,12 @@ def tiny(sweep, data):
     return ex.Settings(**{**ex.quick_settings(sweep).__dict__, "data": str(data), "per_class": 4, "batch_size": 4})
 
 
+def line(settings, trial_id="x", **changes):
+    """A results line with every field (most of them None), for tests of the store itself."""
+    return {**dict.fromkeys(ex.REQUIRED_FIELDS), "schema": ex.SCHEMA, "trial_id": trial_id,
+            "config": settings.base.to_dict(), "settings": settings.to_dict(), **changes}
+
+
 def strip(rows):
     volatile = {"train_seconds", "images_per_second", "date", "command", "commit"}
     return [{k: v for k, v in r.items() if k not in volatile} for r in rows]
@@ -208,8 +214,7 @@ def test_damaged_or_foreign_results_files_are_refused(image_folder, tmp_path):
     path.write_text(json.dumps({"schema": "other/9"}) + "\n")
     with pytest.raises(ValueError, match="line 1 has schema 'other/9', this version reads 'effnet_lab.sweep/1'"):
         ex.run_sweep("grid-search", tmp_path, settings)
-    path.write_text(json.dumps({"schema": ex.SCHEMA, "trial_id": "x", "settings": {**settings.to_dict(), "epochs": 99}})
-                    + "\n")
+    path.write_text(json.dumps({**line(settings), "settings": {**settings.to_dict(), "epochs": 99}}) + "\n")
     with pytest.raises(ValueError, match=r"holds trials trained with other settings \(trial x: epochs 99 \(this run: 1\)\)"):
         ex.run_sweep("grid-search", tmp_path, settings)
 
@@ -251,7 +256,7 @@ def test_sweep_cli_rejects_bad_arguments(capsys, tmp_path):
         (["sweep", "imagenette-resolution", "--resolutions", "64", "abc", "--out", str(tmp_path)],
          "argument --resolutions: invalid int value: 'abc'"),
         (["sweep", "grid-search", "--max-candidates", "0", "--out", str(tmp_path)],
-         "max_candidates must be an integer >= 1, got 0"),
+         "--max-candidates must be an integer >= 1, got 0"),
     ]:
         with pytest.raises(SystemExit) as exc:
             main(argv)
@@ -305,8 +310,9 @@ def test_concurrent_appends_keep_every_line(tmp_path):
     import threading
 
     store = ex.ResultsStore(tmp_path / "r.jsonl")
-    threads = [threading.Thread(target=lambda i=i: [store.append({"schema": ex.SCHEMA, "trial_id": f"{i}-{k}"})
-                                                    for k in range(20)]) for i in range(4)]
+    settings = ex.Settings()
+    threads = [threading.Thread(target=lambda i=i: [store.append(line(settings, f"{i}-{k}")) for k in range(20)])
+               for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:

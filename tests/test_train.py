@@ -131,7 +131,7 @@ def test_cli_train_then_evaluate_round_trip(image_folder, tmp_path, capsys):
     (["train", "--out", "x"], "the following arguments are required: --data"),
     (["train", "--data", "/no/such/folder", "--out", "x"], "data folder '/no/such/folder' does not exist"),
     (["train", "--data", "d", "--out", "x", "--epochs", "0"], "--epochs must be >= 1, got 0"),
-    (["train", "--data", "d", "--out", "x", "--stem-stride", "3"], "stem_stride must be 1 or 2, got 3"),
+    (["train", "--data", "d", "--out", "x", "--stem-stride", "3"], "--stem-stride must be 1 or 2, got 3"),
     (["train", "--data", "d", "--out", "x", "--device", "tpu"], "device must be"),
     (["train", "--data", "d", "--out", "x", "--channels-last", "1"], "invalid choice: '1'"),
     (["train", "--data", "d", "--out", "x", "--optimizer", "lion"], "invalid choice: 'lion'"),
