@@ -108,8 +108,8 @@ def _at_least(args: argparse.Namespace, parser: argparse.ArgumentParser, **minim
     for name, least in minimum.items():
         value = getattr(args, name)
         if value is not None and value < least:
-            why = " (BatchNorm needs at least 2 images per batch in training)" if name == "batch_size" and least == 2 else ""
-            parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {value}{why}")
+            why = " (BatchNorm needs at least 2 images per batch in training)" if name == "batch_size" else ""
+            parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {value}{why if least == 2 else ''}")
 
 
 def _out_folder(text: str, parser: argparse.ArgumentParser) -> Path:
@@ -139,9 +139,7 @@ def _make_folder(out: Path, parser: argparse.ArgumentParser) -> None:
 def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import pandas as pd
 
-    from .cost import analytic_cost
-
-    from .cost import MAX_LAYER_ROWS
+    from .cost import MAX_LAYER_ROWS, analytic_cost
 
     config = _config(args, parser)
     try:

@@ -224,8 +224,9 @@ def analytic_cost(config: "ModelConfig | str", resolution: Resolution | None = N
         try:  # shares, megabytes and plots are floats: a count beyond float64 cannot be shown
             float(total)
         except OverflowError:
-            raise ValueError(f"{config.name} counts about 10^{int(total.bit_length() * 0.30103)} {name}, beyond the range of a "
-                             f"float64 (about 1.8e308); choose a smaller phi or resolution") from None
+            digits = int(total.bit_length() * 0.30103)  # log10(2): the power of ten
+            raise ValueError(f"{config.name} counts about 10^{digits} {name}, beyond the range of a float64 "
+                             f"(about 1.8e308); choose a smaller phi or resolution") from None
 
     def every_layer() -> list[Layer]:
         return [layer for layers, _ in _network_layers(config, num_classes, repeats=False) for layer in layers]

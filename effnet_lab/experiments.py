@@ -644,7 +644,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                         measured.append({k: float(result[k]) for k in ("accuracy", "seconds", "images_per_second")})
                         continue
                     except (ValueError, KeyError, TypeError):  # damaged by hand: that seed is trained again
-                        log(f"[{n}/{len(trials)}] {trial.trial_id}: {finished.name} is damaged; training seed {seed} again")
+                        log(f"[{n}/{len(trials)}] {trial.trial_id}: {finished.name} is damaged; "
+                            f"training seed {seed} again")
                 partial = stem.with_name(f"{stem.name}-seed{seed}.pt")
                 if partial.exists():
                     log(f"[{n}/{len(trials)}] {trial.trial_id}: resuming seed {seed} from {partial.name}")

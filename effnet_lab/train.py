@@ -397,7 +397,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     if path is not None:  # what a resume must share with the run that wrote the checkpoint
         config = getattr(model, "config", None)
         options = {**({k: v for k, v in config.to_dict().items() if k not in ("name", "resolution")} if config else {}),
-                   "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "schedule": schedule,
+                   "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "schedule": schedule,
                    "weight_decay": weight_decay, "label_smoothing": label_smoothing, "warmup_epochs": warmup_epochs,
                    "zero_init": zero_init, "ema": ema, "tta": tta, "seed": seed,
                    "resolution": list(as_hw(check_resolution(res))), "training_images": _fingerprint(train)}
