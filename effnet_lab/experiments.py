@@ -590,6 +590,9 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                              f"{differ}); finish them with the same settings or write to another folder")
         done[row["trial_id"]] = row
     train, test = load_pair(settings.data)
+    if settings.per_class > min(train.counts()):  # fewer images than asked would train, recorded as asked
+        raise ValueError(f"per_class must be <= {min(train.counts())} (the smallest class of {settings.data}), "
+                         f"got {settings.per_class}")
     if settings.per_class < min(train.counts()):
         train = train.subset(settings.per_class, seed=0)
     trials = plan(sweep, settings, num_classes=len(train.classes))

@@ -333,6 +333,9 @@ def test_per_class_zero_and_a_disagreeing_class_count_are_refused(folder, tmp_pa
     assert f"--num-classes 10 disagrees with the data: {folder[1]} has 3 classes" in line
     assert "--per-class must be <= 12 (the smallest class of" in usage_error([*base, "--per-class", "13"], capsys)
     assert not (tmp_path / "run").exists()
+    sweep = ["sweep", "grid-search", "--quick", "--data", str(folder[1]), "--out", str(tmp_path / "s")]
+    assert f"--per-class must be <= 12 (the smallest class of {folder[1]}), got 13" in run_error(  # was: 12 used
+        [*sweep, "--per-class", "13"], capsys)
 
 
 @pytest.mark.parametrize("flags, message", [
