@@ -203,11 +203,14 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.num_classes is not None and args.num_classes != len(train.classes):
         parser.error(f"--num-classes {args.num_classes} disagrees with the data: {args.data} has {len(train.classes)} "
                      f"classes; leave --num-classes out (train takes the data's)")
-    _make_folder(out, parser)
     import torch
 
     torch.manual_seed(args.seed)
-    model = EfficientNet(config, num_classes=len(train.classes))
+    try:
+        model = EfficientNet(config, num_classes=len(train.classes))
+    except ValueError as exc:  # a model too big for this machine's memory
+        parser.error(str(exc))
+    _make_folder(out, parser)
     began = time.perf_counter()
     origin = provenance(device)  # the code at the start (a commit made during a long run is not it)
     recipe = {**RECIPE, **_recipe_options(args)}
@@ -432,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")
     p.add_argument("--max-candidates", type=int, metavar="N",
                    help="grid-search: how many (alpha, beta, gamma) to train (default 6; the committed runs: 9)")
-    p.add_argument("--variants", nargs="+", metavar="BN",
+    p.add_argument("--variants", nargs="+", metavar="BN", type=_variant,
                    help="formula-vs-official: published variants to match (default b1 b2 b3; any of b1-b7)")
     p.add_argument("--resolutions", type=int, nargs="+", metavar="PX",
                    help="imagenette-resolution: input sizes in pixels (default 64 96 128)")

@@ -296,6 +296,9 @@ def resolve(data: "str | Path") -> "Path | str":
         return root / text
     if text.lower() in TORCHVISION_SETS:
         return f"torchvision:{text.lower()}"
+    if path.exists():
+        raise NotADirectoryError(f"data {text!r} is a file; give a folder (train/ and test/, or class folders) "
+                                 f"or a dataset name")
     if "/" in text or os.sep in text or text.startswith(("~", ".")):
         raise FileNotFoundError(f"data folder {text!r} does not exist")
     where = f"{DATA_ENV}={root}" if root is not None else f"{DATA_ENV} is not set"

@@ -26,6 +26,7 @@ class EfficientNet(nn.Module):
             raise TypeError(f"config must be a ModelConfig, got {type(config).__name__}")
         self.config = config
         self.num_classes = check_positive_int("num_classes", num_classes)
+        _check_memory(config, self.num_classes)
         bn = dict(bn_eps=config.bn_eps, bn_momentum=config.bn_momentum)
 
         self.stem = ConvBNAct(3, config.stem_channels, 3, config.stem_stride, **bn)
@@ -70,6 +71,28 @@ class EfficientNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.features(x)).flatten(1)  # (B, 1280)
         return self.classifier(self.dropout(x))     # (B, num_classes)
+
+
+def _check_memory(config: ModelConfig, num_classes: int) -> None:
+    """Refuse, by its size, a model whose float32 weights alone exceed this machine's memory: building
+    it would take minutes before failing, or end the process (phi = 30: 1.4 TB). The meta device
+    (no memory) builds anything."""
+    import os
+
+    from .cost import analytic_cost
+
+    get_default = getattr(torch, "get_default_device", None)  # torch >= 2.3
+    if get_default is not None and get_default().type == "meta":
+        return
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no way to tell
+        return
+    params = analytic_cost(config, num_classes=num_classes).params
+    if 4 * params > memory:
+        raise ValueError(f"EfficientNet {config.name} with {num_classes} classes has {params:,} parameters: "
+                         f"{4 * params / 2**30:,.0f} GiB of float32 weights, more than this machine's "
+                         f"{memory / 2**30:,.0f} GiB of memory; choose a smaller model")
 
 
 def efficientnet(name_or_config: "str | ModelConfig", num_classes: int = 1000,

@@ -259,6 +259,8 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
     if isinstance(data, ImageTensors):
         res = resolution if resolution is not None else model.config.resolution
         data = DeviceLoader(data, batch_size, res, pick_device(device), channels_last=_is_channels_last(model))
+    if len(data.labels) == 0:  # an accuracy of 0 over nothing would read as a result
+        raise ValueError("nothing to evaluate: the data holds no images")
     model = model.to(data.device)
     n_classes = len(data.classes)
     confusion = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=data.device)
@@ -366,6 +368,9 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     check_finite("weight_decay", weight_decay, minimum=0)
     check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
     check_finite("warmup_epochs", warmup_epochs, minimum=0)
+    if warmup_epochs > epochs:  # the rate would still be warming up at the end: the schedule ignored
+        raise ValueError(f"warmup_epochs ({warmup_epochs:g}) must not exceed the {epochs} epoch(s) of the run: the "
+                         f"learning rate would still be warming up at the end and the {schedule} schedule never start")
     check_finite("ema", ema, minimum=0, maximum=0.9999)
     for name, flag in (("zero_init", zero_init), ("recalibrate_bn", recalibrate_bn), ("tta", tta)):
         if not isinstance(flag, bool):

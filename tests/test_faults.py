@@ -101,6 +101,15 @@ def test_an_out_folder_without_write_permission_is_refused(folder, tmp_path, cap
         assert f"cannot create the folder: no permission to write in {locked}" in line
 
 
+def test_data_naming_a_file_says_so(tmp_path, capsys):
+    afile = tmp_path / "images.zip"
+    afile.write_bytes(b"PK")
+    with pytest.raises(NotADirectoryError, match=f"data '{afile}' is a file; give a folder"):
+        data.load(afile)
+    assert f"--data '{afile}' is a file; give a folder" in usage_error(
+        ["train", "--data", str(afile), "--out", str(tmp_path / "r"), *TRAIN], capsys)
+
+
 def test_a_cache_variable_naming_a_file_is_refused(folder, tmp_path, monkeypatch, capsys):
     afile = tmp_path / "cache-file"
     afile.write_text("")
@@ -264,6 +273,22 @@ def test_the_closed_form_stage_table_equals_the_sum_of_its_layers(config):
     assert cost.num_layers == len(cost.layers)
 
 
+def test_a_model_too_big_for_memory_is_refused_by_its_size(folder, tmp_path, capsys):
+    began = time.perf_counter()
+    params = el.analytic_cost(el.compound_scaling(30), num_classes=10).params
+    with pytest.raises(ValueError, match=f"EfficientNet phi=30 with 10 classes has {params:,} parameters: "
+                                         f"1,261 GiB of float32 weights, more than this machine's"):
+        el.efficientnet(el.compound_scaling(30), num_classes=10)  # was: minutes, then the OOM killer
+    with pytest.raises(ValueError, match="phi=100 with 1000 classes has"):
+        el.efficientnet(el.compound_scaling(100))
+    assert time.perf_counter() - began < 2
+    with torch.device("meta"):  # no memory needed: built as before
+        assert el.efficientnet("b7").num_classes == 1000
+    line = usage_error(["train", "--data", str(folder[1]), "--out", str(tmp_path / "r"), *TRAIN, "--phi", "40"],
+                       capsys)
+    assert "EfficientNet phi=40 with 3 classes has" in line and not (tmp_path / "r").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. No silent wrong number
 # ---------------------------------------------------------------------------------------------
@@ -374,6 +399,25 @@ def test_fit_compares_every_training_option_on_resume(folder, tmp_path):
         train.fit(el.efficientnet(SMALL.replace(stochastic_depth=0.0), num_classes=3), trainset, **options)
 
 
+def test_a_warm_up_longer_than_the_run_is_refused(folder, tmp_path, capsys):
+    trainset, _ = data.load_pair(folder[1])
+    with pytest.raises(ValueError, match=r"warmup_epochs \(3\) must not exceed the 2 epoch\(s\) of the run: the learning "
+                                         r"rate would still be warming up at the end and the cosine schedule never start"):
+        train.fit(el.efficientnet(SMALL, num_classes=3), trainset, epochs=2, batch_size=8, warmup_epochs=3,
+                  progress=False)
+    argv = ["train", "--data", str(folder[1]), "--out", str(tmp_path / "r"), *TRAIN]
+    for value in ("5", "1e308"):  # 1e308: was an OverflowError naming nothing
+        assert f"--warmup-epochs ({float(value):g}) must not exceed the 1 epoch(s)" in run_error(
+            [*argv, "--warmup-epochs", value], capsys)
+
+
+def test_nothing_to_evaluate_is_not_an_accuracy_of_zero(folder):
+    _, test = data.load_pair(folder[1])
+    empty = test.take(torch.tensor([], dtype=torch.int64))
+    with pytest.raises(ValueError, match="nothing to evaluate: the data holds no images"):
+        train.evaluate(el.efficientnet(SMALL, num_classes=3), empty)
+
+
 def test_batch_size_one_is_refused_up_front_naming_it(folder, tmp_path, capsys):
     trainset, _ = data.load_pair(folder[1])
     with pytest.raises(ValueError, match="batch_size must be >= 2 to train, got 1: BatchNorm"):
@@ -391,6 +435,9 @@ def test_variant_names_are_accepted_alike_by_the_library_and_the_cli(capsys):
         assert main(["profile", "--model", name]) == 0
         assert "EfficientNet b3:" in capsys.readouterr().out
     assert "invalid choice: 'B9'" in usage_error(["profile", "--model", "B9"], capsys)
+    from effnet_lab.__main__ import build_parser
+
+    assert build_parser().parse_args(["sweep", "formula-vs-official", "--variants", "B3", "b2"]).variants == ["b3", "b2"]
 
 
 def test_a_positive_w_is_refused(capsys):
