@@ -290,8 +290,8 @@ def _fingerprint(data: ImageTensors) -> str:
     """Which images a run trains on, in a few words: another --data or --per-class changes it."""
     import hashlib
 
-    digest = hashlib.sha256(data.images.contiguous().numpy())
-    digest.update(data.labels.contiguous().numpy())
+    digest = hashlib.sha256(data.images.cpu().contiguous().numpy())
+    digest.update(data.labels.cpu().contiguous().numpy())
     return f"{len(data)} images, sha256 {digest.hexdigest()[:12]}"
 
 
