@@ -286,6 +286,22 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
             "classes": list(data.classes)}
 
 
+# fit's arguments that do not change what a run trains (the device, the layout and autocast change
+# the arithmetic, as in the sweeps' records), or that are the run's data and files themselves. Every
+# other argument, a new one too, is stored in the checkpoint and must be the same on resume.
+NOT_TRAINING_OPTIONS = ("model", "train", "val", "device", "amp", "channels_last", "compile", "checkpoint",
+                        "checkpoint_extra", "progress")
+
+
+def _plain(value):
+    """``value`` as ``torch.load(weights_only=True)`` reads it back (a numpy float would not load)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if hasattr(value, "item") else value
+
+
 def _fingerprint(data: ImageTensors) -> str:
     """Which images a run trains on, in a few words: another --data or --per-class changes it."""
     import hashlib
@@ -350,6 +366,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     on the CPU). ``checkpoint_extra`` (plain data: config dict, class names) is stored beside the
     state so the file rebuilds the model.
     """
+    received = dict(locals())  # every argument, for the options a resume must share (below)
     from tqdm.auto import tqdm
 
     epochs = check_positive_int("epochs", epochs)
@@ -364,14 +381,15 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     if lr is None:
         # linear scaling with the batch size: 0.1 at 128 for SGD; the paper's 0.016 at 256 for RMSProp
         lr = {"sgd": 0.1 * batch_size / 128, "rmsprop": 0.016 * batch_size / 256, "adamw": 2e-3}[optimizer]
-    check_finite("lr", lr, positive=True)
-    check_finite("weight_decay", weight_decay, minimum=0)
-    check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
-    check_finite("warmup_epochs", warmup_epochs, minimum=0)
+    # as Python floats: a numpy float in the optimizer's state would make the checkpoint unloadable
+    lr = check_finite("lr", lr, positive=True)
+    weight_decay = check_finite("weight_decay", weight_decay, minimum=0)
+    label_smoothing = check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
+    warmup_epochs = check_finite("warmup_epochs", warmup_epochs, minimum=0)
     if warmup_epochs > epochs:  # the rate would still be warming up at the end: the schedule ignored
         raise ValueError(f"warmup_epochs ({warmup_epochs:g}) must not exceed the {epochs} epoch(s) of the run: the "
                          f"learning rate would still be warming up at the end and the {schedule} schedule never start")
-    check_finite("ema", ema, minimum=0, maximum=0.9999)
+    ema = check_finite("ema", ema, minimum=0, maximum=0.9999)
     for name, flag in (("zero_init", zero_init), ("recalibrate_bn", recalibrate_bn), ("tta", tta)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
@@ -399,13 +417,12 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     history, start = History(), 0
 
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None:  # what a resume must share with the run that wrote the checkpoint
-        config = getattr(model, "config", None)
-        options = {**({k: v for k, v in config.to_dict().items() if k not in ("name", "resolution")} if config else {}),
-                   "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "schedule": schedule,
-                   "weight_decay": weight_decay, "label_smoothing": label_smoothing, "warmup_epochs": warmup_epochs,
-                   "zero_init": zero_init, "ema": ema, "tta": tta, "seed": seed,
-                   "resolution": list(as_hw(check_resolution(res))), "training_images": _fingerprint(train)}
+    if path is not None:  # what a resume must share with the run that wrote the checkpoint: every option
+        config = getattr(model, "config", None)  # but those that only choose how and where it computes
+        options = _plain({**({k: v for k, v in config.to_dict().items() if k != "name"} if config else {}),
+                          **{k: v for k, v in received.items() if k not in NOT_TRAINING_OPTIONS + ("lr",)},
+                          # the rate used (after the optimizer and batch size it follows by default)
+                          "lr": lr, "resolution": as_hw(check_resolution(res)), "training_images": _fingerprint(train)})
     if path is not None and path.exists():
         state = _resume_state(path, dev, options)
         model.load_state_dict(state["model"])

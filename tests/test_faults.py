@@ -374,6 +374,8 @@ def test_per_class_zero_and_a_disagreeing_class_count_are_refused(folder, tmp_pa
     (["--resolution", "24"], "--resolution [24, 24] differs from the [32, 32] that"),
     (["--per-class", "5"], "the training images (15 images, sha256 "),
     (["--ema", "0.9"], "was trained without a weight average (ema)"),
+    (["--recalibrate-bn", "on"], "--recalibrate-bn True differs from the False that"),
+    (["--batch-size", "4"], "--batch-size 4 differs from the 8 that"),
     (["--epochs", "2"], "belongs to a 1-epoch run, not 2"),
 ])
 def test_a_resume_with_other_training_options_is_refused_naming_both_values(trained, flags, message, capsys):
