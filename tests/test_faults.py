@@ -168,9 +168,10 @@ def test_a_checkpoint_from_a_newer_version_names_the_unknown_field(folder, tmp_p
     model = el.efficientnet(SMALL, num_classes=3)
     for config in ({**SMALL.to_dict(), "groups": 4},
                    {**SMALL.to_dict(), "base_stages": [{**SMALL.to_dict()["base_stages"][0], "fused": True}]}):
-        torch.save({"model": model.state_dict(), "config": config, "classes": ["cat", "dog", "frog"]}, tmp_path / "c.pt")
+        torch.save({"model": model.state_dict(), "config": config, "classes": ["cat", "dog", "frog"]},
+                   tmp_path / "c.pt")
         unknown = "groups" if "groups" in config else "fused"
-        with pytest.raises(ValueError, match=rf"field\(s\) \['{unknown}'\] that this version of effnet_lab does not know"):
+        with pytest.raises(ValueError, match=rf"field\(s\) \['{unknown}'\] that this version of effnet_lab does not"):
             el.ModelConfig.from_dict(config)
         line = usage_error(["evaluate", "--checkpoint", str(tmp_path / "c.pt"), "--data", str(folder[1])], capsys)
         assert f"'{tmp_path / 'c.pt'}' does not rebuild an effnet_lab model: config" in line and unknown in line
@@ -403,8 +404,9 @@ def test_fit_compares_every_training_option_on_resume(folder, tmp_path):
 
 def test_a_warm_up_longer_than_the_run_is_refused(folder, tmp_path, capsys):
     trainset, _ = data.load_pair(folder[1])
-    with pytest.raises(ValueError, match=r"warmup_epochs \(3\) must not exceed the 2 epoch\(s\) of the run: the learning "
-                                         r"rate would still be warming up at the end and the cosine schedule never start"):
+    with pytest.raises(ValueError, match=r"warmup_epochs \(3\) must not exceed the 2 epoch\(s\) of the run: the "
+                                         r"learning rate would still be warming up at the end and the cosine "
+                                         r"schedule never start"):
         train.fit(el.efficientnet(SMALL, num_classes=3), trainset, epochs=2, batch_size=8, warmup_epochs=3,
                   progress=False)
     argv = ["train", "--data", str(folder[1]), "--out", str(tmp_path / "r"), *TRAIN]
@@ -439,7 +441,8 @@ def test_variant_names_are_accepted_alike_by_the_library_and_the_cli(capsys):
     assert "invalid choice: 'B9'" in usage_error(["profile", "--model", "B9"], capsys)
     from effnet_lab.__main__ import build_parser
 
-    assert build_parser().parse_args(["sweep", "formula-vs-official", "--variants", "B3", "b2"]).variants == ["b3", "b2"]
+    args = build_parser().parse_args(["sweep", "formula-vs-official", "--variants", "B3", "b2"])
+    assert args.variants == ["b3", "b2"]
 
 
 def test_a_positive_w_is_refused(capsys):
@@ -466,8 +469,10 @@ def test_torchvision_weights_are_checked_entry_by_entry_before_any_copy():
     for key, value, message in [
         (last, theirs[last].numpy(), rf"1 entr\(ies\) not a torch.Tensor, first: {last} \(numpy.ndarray\)"),
         (last, [0.0] * 1000, rf"first: {last} \(builtins.list\)"),
-        (last, torch.empty(1000, device="meta"), rf"1 tensor\(s\) without data \(meta device or sparse\), first: {last}"),
-        (last, theirs[last].long(), rf"1 dtype mismatch\(es\), first: {last} \(torchvision torch.int64, ours torch.float32\)"),
+        (last, torch.empty(1000, device="meta"),
+         rf"1 tensor\(s\) without data \(meta device or sparse\), first: {last}"),
+        (last, theirs[last].long(),
+         rf"1 dtype mismatch\(es\), first: {last} \(torchvision torch.int64, ours torch.float32\)"),
         (counter, theirs[counter].float(), rf"first: {counter} \(torchvision torch.float32, ours torch.int64\)"),
     ]:
         with pytest.raises(ValueError, match=message + r".*The model was left unchanged"):
@@ -489,7 +494,8 @@ def test_a_results_file_never_yields_a_trial_twice(tmp_path):
            "settings": settings.to_dict()}
     path = ex.results_path(tmp_path, "grid-search")
     path.write_text("".join(json.dumps({**row, "trial_id": t, "macs": i}) + "\n" for i, t in enumerate("abab")))
-    with pytest.warns(UserWarning, match=rf"{path} holds trial\(s\) more than once: a \(line 3\), b \(line 4\); the first"):
+    with pytest.warns(UserWarning, match=rf"{path} holds trial\(s\) more than once: a \(line 3\), b \(line 4\); "
+                                         rf"the first"):
         rows = ex.ResultsStore(path).read()
     assert [(r["trial_id"], r["macs"]) for r in rows] == [("a", 0), ("b", 1)]
     with warnings.catch_warnings():
