@@ -371,7 +371,7 @@ SCHEDULES = ("cosine", "linear", "onecycle", "constant")
 # The small-budget training recipe: train.fit's defaults, the sweeps' and the command line's (what
 # each part buys is measured in results/README.md, "Training recipe"). lr None: 0.1 x batch / 128.
 RECIPE = {"lr": None, "schedule": "cosine", "warmup_epochs": 1.0, "weight_decay": 5e-5, "label_smoothing": 0.1,
-          "zero_init": False, "ema": 0.0, "recalibrate_bn": False, "tta": False}
+          "zero_init": True, "ema": 0.0, "recalibrate_bn": False, "tta": True}
 
 
 def _variant_key(name: object) -> str:

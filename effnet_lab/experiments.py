@@ -47,6 +47,8 @@ IMAGENETTE_BASE = ModelConfig(width_mult=0.5, depth_mult=0.5, dropout=0.2, stoch
 RECIPE_BEFORE = {"lr": None, "schedule": "cosine", "label_smoothing": 0.1, "weight_decay": 5e-5, "zero_init": False,
                  "ema": 0.0, "recalibrate_bn": False, "tta": False}
 RECIPE_FIELDS = tuple(RECIPE_BEFORE)
+# Settings added since the first results lines, with the values those lines were made with
+SETTINGS_BEFORE = {**RECIPE_BEFORE, "test_per_class": None}
 
 
 # Settings fields that hold several values, and what each value is
@@ -63,8 +65,9 @@ class Settings:
     # left the 2x and 4x models *less* accurate than the base (deeper ones near chance): too few
     # steps for bigger models, not a finding about scaling. 300 x 30 gives them ~700 steps.
     per_class: int = 300
+    test_per_class: int | None = None  # None: the whole test split (a quick run tests on a slice)
     epochs: int = 30
-    batch_size: int = 128
+    batch_size: int = 64            # twice the steps of 128 in the same epochs (results/README.md, "Training recipe")
     warmup_epochs: float = 2.0
     # the training recipe (``train.fit``'s options of the same names; results/README.md, "Training recipe")
     lr: float | None = RECIPE["lr"]
@@ -87,6 +90,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_positive_int("per_class", self.per_class)
+        if self.test_per_class is not None:
+            check_positive_int("test_per_class", self.test_per_class)
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_finite("warmup_epochs", self.warmup_epochs, minimum=0)
@@ -121,20 +126,21 @@ class Settings:
     @classmethod
     def from_dict(cls, d: dict) -> "Settings":
         """The inverse of ``to_dict`` (as stored in every results line). A line written before the
-        recipe was recorded was trained with ``RECIPE_BEFORE``, and says so."""
-        return cls(**{**RECIPE_BEFORE, **d, "base": ModelConfig.from_dict(d["base"])})
+        recipe was recorded was trained with ``RECIPE_BEFORE`` (``SETTINGS_BEFORE``), and says so."""
+        return cls(**{**SETTINGS_BEFORE, **d, "base": ModelConfig.from_dict(d["base"])})
 
     def to_dict(self) -> dict:
         return {**asdict(self), "base": self.base.to_dict(), **{k: list(getattr(self, k)) for k in SEQUENCES}}
 
 
 def quick_settings(sweep: str) -> Settings:
-    """A tiny slice that runs every sweep in well under a minute (tests, notebooks under CI)."""
+    """A small slice that runs every sweep in well under a minute and still learns (well above chance):
+    120 steps of batch 25 on 50 images per class, tested on 50 per class (notebooks under CI)."""
     base = IMAGENETTE_BASE.replace(width_mult=0.25, depth_mult=0.25) if sweep == "imagenette-resolution" else \
         CIFAR_BASE.replace(depth_mult=0.25)
-    return Settings(data="imagenet-subset" if sweep == "imagenette-resolution" else "cifar10", per_class=8,
-                    epochs=1, batch_size=16, warmup_epochs=0.0, seeds=(0,), budgets=(1.0, 2.0), max_candidates=2,
-                    variants=("b1",), resolutions=(32, 48), base=base)
+    return Settings(data="imagenet-subset" if sweep == "imagenette-resolution" else "cifar10", per_class=50,
+                    test_per_class=50, epochs=6, batch_size=25, warmup_epochs=1.0, seeds=(0,), budgets=(1.0, 2.0),
+                    max_candidates=2, variants=("b1",), resolutions=(32, 48), base=base)
 
 
 def default_settings(sweep: str) -> Settings:
@@ -436,7 +442,8 @@ def results_path(out_dir: "str | Path", sweep: str) -> Path:
 
 
 # The settings that decide how a network is trained and tested (the grid's tolerance, say, does not).
-TRAINING_SETTINGS = ("data", "per_class", "epochs", "batch_size", "warmup_epochs") + RECIPE_FIELDS + ("seeds",)
+TRAINING_SETTINGS = ("data", "per_class", "test_per_class", "epochs", "batch_size", "warmup_epochs") + RECIPE_FIELDS + (
+    "seeds",)
 # With the base, they also fix what a trial id means ("width-x2" of another base is another network).
 # The rest (budgets, tolerance, max_candidates, variants, resolutions) only choose which trials a plan
 # holds, so one results file can grow: a sweep re-run with more budgets or grid candidates trains
@@ -447,7 +454,7 @@ TRIAL_SETTINGS = TRAINING_SETTINGS + ("base",)
 def trial_settings(settings: "Settings | dict") -> dict:
     """The part of ``settings`` (a ``Settings`` or a results line's ``settings``) that every line of
     one results file must share: ``TRIAL_SETTINGS``."""
-    d = settings.to_dict() if isinstance(settings, Settings) else {**RECIPE_BEFORE, **settings}
+    d = settings.to_dict() if isinstance(settings, Settings) else {**SETTINGS_BEFORE, **settings}
     return {k: d.get(k) for k in TRIAL_SETTINGS}
 
 
@@ -458,7 +465,7 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
     b0 is ``single-vs-compound``'s base): same network, same seeds, same images give the same
     experiment (bit for bit on a CPU), so a re-run would only spend time."""
     wanted = {k: settings.to_dict()[k] for k in TRAINING_SETTINGS}
-    recorded = lambda row: {**RECIPE_BEFORE, **row.get("settings", {})}  # noqa: E731
+    recorded = lambda row: {**SETTINGS_BEFORE, **row.get("settings", {})}  # noqa: E731
     found: dict[tuple, tuple[str, dict]] = {}
     for sweep in SWEEPS:
         path = results_path(out_dir, sweep)
@@ -595,6 +602,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                          f"got {settings.per_class}")
     if settings.per_class < min(train.counts()):
         train = train.subset(settings.per_class, seed=0)
+    if settings.test_per_class is not None and settings.test_per_class < min(test.counts()):
+        test = test.subset(settings.test_per_class, seed=0)
     trials = plan(sweep, settings, num_classes=len(train.classes))
     base_macs = analytic_cost(settings.base, num_classes=len(train.classes)).macs
     others = len(set(done) - {t.trial_id for t in trials})

@@ -16,7 +16,8 @@ from effnet_lab.cost import analytic_cost
 
 
 def tiny(sweep, data):
-    return ex.Settings(**{**ex.quick_settings(sweep).__dict__, "data": str(data), "per_class": 4, "batch_size": 4})
+    return ex.Settings(**{**ex.quick_settings(sweep).__dict__, "data": str(data), "per_class": 4, "batch_size": 4,
+                          "epochs": 1, "warmup_epochs": 0.0})
 
 
 def line(settings, trial_id="x", **changes):
