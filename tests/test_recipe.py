@@ -114,38 +114,6 @@ def test_cli_names_a_bad_recipe_flag(image_folder, tmp_path, capsys, argv, messa
     assert not (tmp_path / "run").exists()  # nothing written for a refused command
 
 
-def test_resume_with_ema_and_linear_schedule_equals_an_uninterrupted_run(image_folder, tmp_path, monkeypatch):
-    trainset, testset = data.load_pair(image_folder)
-    options = dict(epochs=3, batch_size=8, seed=4, ema=0.9, schedule="linear", zero_init=True, tta=True,
-                   progress=False)
-    whole = tiny_model()
-    reference = train.fit(whole, trainset, testset, **options)
-
-    real_evaluate, calls = train.evaluate, []
-
-    def interrupted(*args, **kwargs):  # stop after epoch 2's checkpoint... by failing epoch 3's evaluation
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
-
-    checkpoint = tmp_path / "run" / "last.pt"
-    monkeypatch.setattr(train, "evaluate", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train.fit(tiny_model(), trainset, testset, checkpoint=checkpoint, **options)
-    monkeypatch.setattr(train, "evaluate", real_evaluate)
-    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
-    resumed_model = tiny_model(seed=99)
-    resumed = train.fit(resumed_model, trainset, testset, checkpoint=checkpoint, **options)
-    drop = ("seconds", "images_per_second")
-    assert ([{k: v for k, v in e.items() if k not in drop} for e in resumed.to_dicts()]
-            == [{k: v for k, v in e.items() if k not in drop} for e in reference.to_dicts()])
-    for (k, a), b in zip(whole.state_dict().items(), resumed_model.state_dict().values()):
-        assert torch.equal(a, b), k  # both hold the weight average
-    with pytest.raises(ValueError, match="trained with a weight average"):
-        train.fit(tiny_model(), trainset, testset, checkpoint=checkpoint, **{**options, "ema": 0.0})
-
-
 def test_fit_hands_back_the_weight_average(image_folder):
     trainset, _ = data.load_pair(image_folder)
     plain = train.fit(tiny_model(), trainset, epochs=1, batch_size=8, ema=0.0, progress=False)

@@ -37,10 +37,16 @@ def test_seeded_runs_repeat_exactly_on_cpu(image_folder):
     assert strip_times(a) == strip_times(b)
 
 
-def test_resume_after_an_interrupt_matches_an_uninterrupted_run(image_folder, tmp_path, monkeypatch):
+@pytest.mark.parametrize("options", [
+    {},  # the defaults
+    # a weight average, the linear schedule, BatchNorm recalibration: their state must resume too
+    {"ema": 0.9, "schedule": "linear", "recalibrate_bn": True, "zero_init": True, "tta": True},
+], ids=["defaults", "ema-linear-recalibrated"])
+def test_resume_after_an_interrupt_matches_an_uninterrupted_run(image_folder, tmp_path, monkeypatch, options):
     trainset, testset = data.load_pair(image_folder)
+    run = dict(epochs=3, batch_size=8, seed=2, progress=False, **options)
     whole = tiny_model(3)
-    reference = train.fit(whole, trainset, testset, epochs=3, batch_size=8, seed=2, progress=False)
+    reference = train.fit(whole, trainset, testset, **run)
 
     real_evaluate, calls = train.evaluate, []
 
@@ -53,20 +59,21 @@ def test_resume_after_an_interrupt_matches_an_uninterrupted_run(image_folder, tm
     checkpoint = tmp_path / "run" / "last.pt"
     monkeypatch.setattr(train, "evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train.fit(tiny_model(3), trainset, testset, epochs=3, batch_size=8, seed=2, checkpoint=checkpoint,
-                  progress=False)
+        train.fit(tiny_model(3), trainset, testset, checkpoint=checkpoint, **run)
     monkeypatch.setattr(train, "evaluate", real_evaluate)
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
     assert not list(checkpoint.parent.glob(".*tmp"))  # no half-written file left behind
 
     resumed_model = tiny_model(3, seed=99)  # different init: everything must come from the checkpoint
-    resumed = train.fit(resumed_model, trainset, testset, epochs=3, batch_size=8, seed=2, checkpoint=checkpoint,
-                        progress=False)
+    resumed = train.fit(resumed_model, trainset, testset, checkpoint=checkpoint, **run)
     assert strip_times(resumed) == strip_times(reference)
     for (k, a), b in zip(whole.state_dict().items(), resumed_model.state_dict().values()):
-        assert torch.equal(a, b), k
+        assert torch.equal(a, b), k  # with ema: both hold the weight average
     with pytest.raises(ValueError, match="belongs to a 3-epoch run, not 5"):
-        train.fit(tiny_model(3), trainset, testset, epochs=5, batch_size=8, checkpoint=checkpoint, progress=False)
+        train.fit(tiny_model(3), trainset, testset, checkpoint=checkpoint, **{**run, "epochs": 5})
+    if options.get("ema"):
+        with pytest.raises(ValueError, match="trained with a weight average"):
+            train.fit(tiny_model(3), trainset, testset, checkpoint=checkpoint, **{**run, "ema": 0.0})
 
 
 def test_evaluate_reports_per_class_accuracy_and_confusion(image_folder):
