@@ -370,7 +370,8 @@ def test_per_class_zero_and_a_disagreeing_class_count_are_refused(folder, tmp_pa
     (["--weight-decay", "0.01"], "--weight-decay 0.01 differs from the 5e-05 that"),
     (["--schedule", "linear"], "--schedule 'linear' differs from the 'cosine' that"),
     (["--optimizer", "adamw"], "--optimizer 'adamw' differs from the 'sgd' that"),
-    (["--zero-init", "on"], "--zero-init True differs from the False that"),
+    (["--zero-init", "off"], "--zero-init False differs from the True that"),
+    (["--tta", "off"], "--tta False differs from the True that"),
     (["--dropout", "0.3"], "--dropout 0.3 differs from the 0.2 that"),
     (["--resolution", "24"], "--resolution [24, 24] differs from the [32, 32] that"),
     (["--per-class", "5"], "the training images (15 images, sha256 "),
@@ -393,7 +394,7 @@ def test_fit_compares_every_training_option_on_resume(folder, tmp_path):
     train.fit(el.efficientnet(SMALL, num_classes=3), trainset, **options)
     for change, name in [(dict(label_smoothing=0.0), "label_smoothing 0.0 differs from the 0.1"),
                          (dict(warmup_epochs=0.0), "warmup_epochs 0.0 differs from the 1.0"),
-                         (dict(tta=True), "tta True differs from the False"),
+                         (dict(tta=False), "tta False differs from the True"),
                          (dict(batch_size=4), "batch_size 4 differs from the 8"),
                          (dict(resolution=16), r"resolution \[16, 16\] differs from the \[32, 32\]")]:
         with pytest.raises(ValueError, match=rf"{name} that checkpoint '.*last.pt' was trained with; resume with"):
