@@ -4,7 +4,8 @@
 
 Trains single-vs-compound's ``--trial`` network (default depth-x4: 40 blocks at width 0.25) on the
 sweep's data and schedule, seed 0, once with the recipe the committed sweeps used
-(``experiments.RECIPE_BEFORE``) and once with today's defaults (``config.RECIPE``). Hooks on the
+(``experiments.RECIPE_BEFORE``, batch 128) and once with today's (``config.RECIPE``, the sweeps'
+batch 64). Hooks on the
 parameters record, at every step, the gradient's L2 norm summed over each part of the network
 (stem, stage 1..7, head, classifier); fit itself is unchanged. Writes ``OUT/TRIAL-RECIPE.json``
 (per-epoch loss, per-step norms by part, test accuracy, provenance), skipping runs already there.
@@ -20,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from effnet_lab import experiments, train
 from effnet_lab.config import RECIPE
@@ -35,7 +37,9 @@ def part_of(name: str) -> str:
 
 def run(trial_id: str, recipe_name: str, out: Path) -> dict:
     settings = experiments.default_settings("single-vs-compound")
-    recipe = experiments.RECIPE_BEFORE if recipe_name == "old" else {k: RECIPE[k] for k in experiments.RECIPE_FIELDS}
+    # the old sweeps also trained at batch 128; today's at the default Settings batch (64)
+    recipe = ({**experiments.RECIPE_BEFORE, "batch_size": 128} if recipe_name == "old" else
+              {**{k: RECIPE[k] for k in experiments.RECIPE_FIELDS}, "batch_size": settings.batch_size})
     settings = replace(settings, **recipe)
     trainset, test = load_pair(settings.data)
     trainset = trainset.subset(settings.per_class, seed=0)
@@ -58,7 +62,7 @@ def run(trial_id: str, recipe_name: str, out: Path) -> dict:
         squares.clear()
         steps.append({})
 
-    handle = torch.optim.optimizer.register_optimizer_step_pre_hook(close_step)
+    handle = register_optimizer_step_pre_hook(close_step)
     began = time.perf_counter()
     try:
         history = train.fit(model, trainset, test, settings.epochs, batch_size=settings.batch_size, seed=0,
@@ -72,13 +76,40 @@ def run(trial_id: str, recipe_name: str, out: Path) -> dict:
             "grad_norms": [s for s in steps if s], **train.provenance("cpu")}
 
 
+def summary(out: Path, trial: str) -> str:
+    """A markdown table per recipe: the loss curve at a few epochs, and each part's gradient norm
+    (median over the first and the last 50 steps)."""
+    import statistics
+
+    lines = []
+    for path in sorted(out.glob(f"{trial}-*.json")):
+        row = json.loads(path.read_text())
+        hist, norms = row["history"], row["grad_norms"]
+        epochs = [e for e in (1, 2, 5, 10, 20, 30) if e <= len(hist)]
+        lines.append(f"**{trial}, {row['recipe']} recipe** ({row['blocks']} blocks; final test accuracy "
+                     f"{100 * row['accuracy']:.1f} %, no TTA in the per-epoch figures: "
+                     + ", ".join(f"epoch {e}: loss {hist[e - 1]['train_loss']:.3f}, test "
+                                 f"{100 * hist[e - 1]['val_accuracy']:.1f} %" for e in epochs) + ")")
+        lines += ["", "| part | gradient norm, first 50 steps | last 50 steps |", "|---|---|---|"]
+        for part in norms[0]:
+            first = statistics.median(n.get(part, 0.0) for n in norms[:50])
+            last = statistics.median(n.get(part, 0.0) for n in norms[-50:])
+            lines.append(f"| {part} | {first:.3g} | {last:.3g} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("results/depth_diagnosis"))
     p.add_argument("--trial", default="depth-x4")
     p.add_argument("--recipe", nargs="+", choices=("old", "new"), default=["old", "new"])
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--summary", action="store_true", help="print the tables of the runs in OUT, train nothing")
     args = p.parse_args(argv)
+    if args.summary:
+        print(summary(args.out, args.trial))
+        return 0
     torch.set_num_threads(args.threads)
     for name in args.recipe:
         target = args.out / f"{args.trial}-{name}.json"
