@@ -79,6 +79,30 @@ def test_the_committed_cpu_rerun_reproduced_every_accuracy():
     assert all(d.startswith("cpu") for d in {*again.device, *first.device})
 
 
+def test_the_recipe_sweep_reproduced_the_ablation_base():
+    # results/cpu-recipe's base is the ablation's zi+batch-64 network evaluated with TTA, trained by
+    # other code paths (run_sweep against scripts/recipe_ablation.py) at other commits: on a CPU a seed
+    # gives the same numbers, so the three accuracies must be the same
+    import json
+
+    results = Path(ex.__file__).resolve().parent.parent / "results"
+    sweep = ex.load_results("single-vs-compound", results / "cpu-recipe").set_index("trial_id")
+    ablation = [json.loads(line) for line in (results / "recipe_ablation.jsonl").read_text().splitlines()]
+    runs = sorted((r for r in ablation if r["variant"] == "zi+batch-64"), key=lambda r: r["seed"])
+    assert [r["seed"] for r in runs] == list(sweep.loc["base", "seeds"]) == [0, 1, 2]
+    assert list(sweep.loc["base", "accuracies"]) == [r["accuracy"]["plain+tta"] for r in runs]
+    settings = ex.Settings.from_dict(sweep.loc["base", "settings"])
+    assert (settings.zero_init, settings.tta, settings.batch_size) == (True, True, 64)
+
+
+def test_old_results_lines_read_as_the_recipe_they_were_made_with():
+    old = ex.load_results("single-vs-compound")  # the H200 run, before the recipe was a setting
+    settings = ex.Settings.from_dict(old.settings.iloc[0])
+    assert "zero_init" not in old.settings.iloc[0]
+    assert {k: getattr(settings, k) for k in ex.RECIPE_FIELDS} == ex.RECIPE_BEFORE
+    assert settings.batch_size == 128 and settings.test_per_class is None
+
+
 def test_budgets_beyond_the_first_search_range_and_out_of_reach():
     s = ex.Settings(budgets=(1.0, 16.0))
     base = el.analytic_cost(s.base, num_classes=10).macs
