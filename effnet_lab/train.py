@@ -356,15 +356,16 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
 
     The recipe: ``zero_init`` zeroes every residual branch's last BatchNorm scale and the classifier
     before the first step (a model trained from scratch; pass False to fine-tune loaded weights);
-    ``ema`` (a decay in [0, 1), 0 = off) keeps a moving average of the weights, which is what is
-    evaluated and what ``model`` holds when ``fit`` returns; ``recalibrate_bn`` recomputes the
+    ``ema`` (a decay in [0, 0.9999], 0 = off) keeps a moving average of the weights, which is what
+    is evaluated and what ``model`` holds when ``fit`` returns; ``recalibrate_bn`` recomputes the
     BatchNorm statistics of that model on one pass over the training set after the last epoch
-    (``recalibrate_bn_``); ``tta`` evaluates each image and its mirror. ``compile``: True for ``torch.compile``'s default mode, or a mode name ("reduce-overhead"
-    adds CUDA graphs, "max-autotune"). ``resolution`` defaults to ``model.config.resolution``; images
-    are resized on the device. With a ``checkpoint`` path, state is saved atomically after every
-    epoch and an existing checkpoint is resumed (same seed: the same numbers as an uninterrupted run
-    on the CPU). ``checkpoint_extra`` (plain data: config dict, class names) is stored beside the
-    state so the file rebuilds the model.
+    (``recalibrate_bn_``); ``tta`` evaluates each image and its mirror. ``compile``: True for
+    ``torch.compile``'s default mode, or a mode name ("reduce-overhead" adds CUDA graphs,
+    "max-autotune"). ``resolution`` defaults to ``model.config.resolution``; images are resized on
+    the device. With a ``checkpoint`` path, state is saved atomically after every epoch and an
+    existing checkpoint is resumed (same seed: the same numbers as an uninterrupted run on the CPU);
+    a resume with other training options is refused, naming them. ``checkpoint_extra`` (plain
+    data: config dict, class names) is stored beside the state so the file rebuilds the model.
     """
     received = dict(locals())  # every argument, for the options a resume must share (below)
     from tqdm.auto import tqdm
