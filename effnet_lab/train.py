@@ -132,19 +132,25 @@ class WeightEMA:
         self.updates = 0
 
     def _pairs(self, model: nn.Module):
-        ours, theirs = self.model.state_dict(), model.state_dict()
-        return [(ours[k], theirs[k]) for k in ours]
+        """(ours, theirs) lists of floating-point and of other tensors, built once per model: its
+        tensors are updated in place by the optimizer, so the same references serve every step."""
+        if getattr(self, "_source", None) is not model:
+            ours, theirs = self.model.state_dict(), model.state_dict()
+            split = {True: ([], []), False: ([], [])}
+            for k in ours:
+                split[ours[k].is_floating_point()][0].append(ours[k])
+                split[ours[k].is_floating_point()][1].append(theirs[k])
+            self._source, self._split = model, split
+        return self._split
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, self.updates / (self.updates + 9))
-        pairs = self._pairs(model)
-        floats = [(a, b) for a, b in pairs if a.is_floating_point()]
-        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], 1.0 - d)
-        for a, b in pairs:
-            if not a.is_floating_point():
-                a.copy_(b)
+        split = self._pairs(model)
+        torch._foreach_lerp_(*split[True], 1.0 - d)
+        for a, b in zip(*split[False]):
+            a.copy_(b)
 
     def state_dict(self) -> dict:
         return {"model": self.model.state_dict(), "updates": self.updates}
