@@ -26,7 +26,8 @@ from torchvision import transforms
 
 import effnet_lab as el
 from effnet_lab import data as eldata
-from effnet_lab.train import device_name, fit, pick_device
+from effnet_lab.runtime import device_name, pick_device
+from effnet_lab.train import fit
 
 
 def plain_epoch(folder, indices, image_size, resolution, batch_size, device, workers) -> float:

@@ -2,6 +2,11 @@
 
 Configuration (pure Python) is always available; the model and measurement functions import torch
 on first use, so ``import effnet_lab`` stays fast and works in a torch-free environment.
+
+The layers point one way (tests/test_imports.py checks it): checks -> config -> cost -> blocks ->
+model -> measure; runtime (devices, folders, atomic writes, provenance) -> data -> train ->
+experiments, nas, cam -> the command line (``__main__``). ``effnet_lab.lessons`` is the lesson kit
+on top (setup, state, figures, explorers, exercises); nothing in the library imports it.
 """
 
 from .config import (
@@ -27,7 +32,7 @@ __version__ = "0.1.0"
 _LAZY = {  # name -> module; these need torch
     "EfficientNet": "model", "efficientnet": "model", "load_torchvision_weights": "model",
     "MBConv": "blocks", "SqueezeExcitation": "blocks", "StochasticDepth": "blocks", "ConvBNAct": "blocks",
-    "ptflops_cost": "cost", "latency": "cost", "measure_activation_bytes": "cost",
+    "ptflops_cost": "measure", "latency": "measure", "measure_activation_bytes": "measure",
 }
 
 

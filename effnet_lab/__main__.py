@@ -13,8 +13,9 @@ import re
 import sys
 from pathlib import Path
 
+from .checks import Resolution, check_resolution
 from .config import (COMPILE_MODES, OPTIMIZERS, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, RECIPE, SCHEDULES,
-                     Resolution, _variant_key, check_resolution, compound_scaling, flops_factor, official_config)
+                     _variant_key, compound_scaling, flops_factor, official_config)
 
 # What the library raises for bad input and failed runs (RuntimeError: out of GPU memory, a
 # checkpoint torch cannot map). Anything else is a bug and keeps its traceback.
@@ -171,7 +172,7 @@ def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 def _write_json(path, obj) -> None:
     import json
 
-    from .data import atomic_write_text
+    from .runtime import atomic_write_text
 
     atomic_write_text(path, json.dumps(obj, indent=1) + "\n")  # a crash leaves the old file or the new one
 
@@ -181,7 +182,8 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from .data import load_pair
     from .model import EfficientNet
-    from .train import evaluate, fit, pick_device, provenance, uses_channels_last, utc_now
+    from .runtime import pick_device, provenance, utc_now
+    from .train import evaluate, fit, uses_channels_last
 
     config = _config(args, parser)
     overrides = {k: v for k, v in (("width_mult", args.width_mult), ("depth_mult", args.depth_mult),
@@ -241,7 +243,8 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     import json
 
     from .data import load
-    from .train import evaluate, load_checkpoint, pick_device
+    from .runtime import pick_device
+    from .train import evaluate, load_checkpoint
 
     _at_least(args, parser, batch_size=1)
     try:
@@ -262,9 +265,9 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import dataclasses
 
-    from .data import cache_dir, resolve
+    from .data import resolve
     from .experiments import check_shard, default_settings, quick_settings, results_path, run_sweep
-    from .notebook import quick_mode
+    from .runtime import cache_dir, pick_device, quick_mode
 
     quick = args.quick or quick_mode()
     settings = quick_settings(args.name) if quick else default_settings(args.name)
@@ -299,8 +302,6 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except ValueError as exc:
             parser.error(str(exc))
     try:
-        from .train import pick_device
-
         pick_device(args.device)
     except ValueError as exc:
         parser.error(str(exc))

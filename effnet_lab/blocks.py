@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import BlockSpec, check_finite
+from .checks import check_finite
+from .config import BlockSpec
 
 
 class ConvBNAct(nn.Sequential):

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Resolution
+from .checks import Resolution
 
 
 @dataclass(frozen=True)

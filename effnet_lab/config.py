@@ -12,87 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
+
+from .checks import (Resolution, as_hw, check_fields, check_finite, check_positive_int, check_resolution, conv_out,
+                     is_int)
 
 if TYPE_CHECKING:  # pandas is only needed when a table is rendered
     import pandas as pd
-
-Resolution = Union[int, tuple[int, int]]
-
-# --------------------------------------------------------------------------------------------
-# Validation helpers: every bad value is reported with its name, the value and what is allowed.
-# --------------------------------------------------------------------------------------------
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_finite(name: str, value: object, *, positive: bool = False, minimum: float | None = None,
-                 maximum: float | None = None) -> float:
-    """Return ``value`` as a float, or raise naming ``name``, the value and the allowed range."""
-    allowed = "a finite real number"
-    if minimum is not None and maximum is not None:
-        allowed += f" in [{minimum}, {maximum}]"
-    elif minimum is not None:
-        allowed += f" >= {minimum}"
-    elif maximum is not None:
-        allowed += f" <= {maximum}"
-    if positive:
-        allowed += " > 0"
-    if not _is_real(value):
-        raise TypeError(f"{name} must be {allowed}, got {value!r} of type {type(value).__name__}")
-    v = float(value)
-    if (not math.isfinite(v) or (positive and v <= 0) or (minimum is not None and v < minimum)
-            or (maximum is not None and v > maximum)):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return v
-
-
-def _check_fields(what: str, d: object, cls: type) -> None:
-    """``d`` must be a dict whose keys are fields of the dataclass ``cls`` (see ``from_dict``)."""
-    if not isinstance(d, dict):
-        raise ValueError(f"{what} must be a dict of {cls.__name__} fields, got {type(d).__name__}")
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(d) - set(known), key=str)
-    if unknown:
-        raise ValueError(f"{what} has field(s) {unknown} that this version of effnet_lab does not know "
-                         f"(was it written by a newer one?); {cls.__name__} fields: {', '.join(known)}")
-
-
-def check_resolution(value: object, name: str = "resolution") -> Resolution:
-    """Accept a positive int (square input) or an (H, W) pair of positive ints."""
-    if _is_int(value) and value >= 1:
-        return int(value)
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(_is_int(v) and v >= 1 for v in value)):
-        return (int(value[0]), int(value[1]))
-    raise ValueError(f"{name} must be a positive integer or a pair (H, W) of positive integers, "
-                     f"got {value!r}")
-
-
-def as_hw(resolution: Resolution) -> tuple[int, int]:
-    """(H, W) of a validated resolution."""
-    return (resolution, resolution) if isinstance(resolution, int) else resolution
-
-
-def conv_out(size: int, kernel: int, stride: int) -> int:
-    """Output length of a convolution with padding (k - 1) // 2, as in torchvision and timm."""
-    pad = (kernel - 1) // 2
-    return (size + 2 * pad - kernel) // stride + 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,10 +65,10 @@ class StageSpec:
 
     def __post_init__(self) -> None:
         check_finite("StageSpec.expand_ratio", self.expand_ratio, minimum=1)
-        if not _is_int(self.kernel) or self.kernel < 1 or self.kernel % 2 == 0:
+        if not is_int(self.kernel) or self.kernel < 1 or self.kernel % 2 == 0:
             raise ValueError(f"StageSpec.kernel must be an odd positive integer (1, 3, 5, ...), "
                              f"got {self.kernel!r}")
-        if not _is_int(self.stride) or self.stride not in (1, 2):
+        if not is_int(self.stride) or self.stride not in (1, 2):
             raise ValueError(f"StageSpec.stride must be 1 or 2, got {self.stride!r}")
         check_positive_int("StageSpec.in_channels", self.in_channels)
         check_positive_int("StageSpec.out_channels", self.out_channels)
@@ -242,7 +170,7 @@ class ModelConfig:
             raise ValueError(f"base_stem_channels ({self.base_stem_channels}) must equal the first "
                              f"stage's in_channels ({stages[0].in_channels})")
         check_positive_int("base_head_channels", self.base_head_channels)
-        if not _is_int(self.stem_stride) or self.stem_stride not in (1, 2):
+        if not is_int(self.stem_stride) or self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride!r}")
         object.__setattr__(self, "width_mult", check_finite("width_mult", self.width_mult, positive=True))
         object.__setattr__(self, "depth_mult", check_finite("depth_mult", self.depth_mult, positive=True))
@@ -311,13 +239,13 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> "ModelConfig":
         """A config from ``to_dict``'s dict (a checkpoint's, a results line's). A field this version
         does not know is refused by name: ignoring it would build another network than was saved."""
-        _check_fields("config", d, cls)
+        check_fields("config", d, cls)
         d = dict(d)
         stages = d.get("base_stages", ())
         if not isinstance(stages, (list, tuple)):
             raise ValueError(f"config base_stages must be a list of stage dicts, got {stages!r}")
         for s in stages:
-            _check_fields("config base_stages entry", s, StageSpec)
+            check_fields("config base_stages entry", s, StageSpec)
         d["base_stages"] = tuple(StageSpec(**s) for s in stages)
         if isinstance(d.get("resolution"), list):
             d["resolution"] = tuple(d["resolution"])

@@ -1,30 +1,27 @@
-"""What a configuration costs: MACs, FLOPs, parameters, activation memory, and measured latency.
+"""What a configuration costs, counted in closed form: MACs, FLOPs, parameters, activation memory.
 
 ``analytic_cost`` counts in closed form from the scaled stage table, without building a model:
 the totals take microseconds, so a slider can redraw on every move. Its headline ``macs`` follow
 the paper's convention: multiply-accumulates of convolutions and the linear layer (biases
 included), which is what the paper calls "FLOPs", what ptflops' ``aten`` backend reports and what
 torchvision lists as "GFLOPS". ``flops`` is 2 x ``macs``, the convention of
-``torch.utils.flop_counter``. ``ptflops_cost`` measures the same quantities on a built model.
+``torch.utils.flop_counter``. ``grid_cost`` gives the same totals for a whole grid of scaling
+coefficients at once. ``measure.py`` measures these quantities (and latency) on a built model.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import statistics
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
-from .config import (ModelConfig, Resolution, as_hw, check_finite, check_positive_int, check_resolution,
-                     config_from, conv_out)
+from .checks import Resolution, check_finite, check_positive_int, check_resolution, conv_out
+from .config import ModelConfig, config_from
 
 if TYPE_CHECKING:
     import pandas as pd
     import torch
-    from torch import nn
 
 F32 = 4  # bytes per float32
 # The most rows ``Cost.layers`` builds (B7 has about 800; 100,000 take about a second and 50 MB)
@@ -234,127 +231,6 @@ def analytic_cost(config: "ModelConfig | str", resolution: Resolution | None = N
     return Cost(macs=macs, params=params, resolution=config.hw, other_ops=other, activation_bytes=saved,
                 config=config, num_layers=num_layers, _layers=every_layer,
                 _stage_totals={stage: tuple(row) for stage, row in stages.items()})
-
-
-# ---------------------------------------------------------------------------------------------
-# Measurements on a built model
-# ---------------------------------------------------------------------------------------------
-
-
-def _input_hw(model: "nn.Module", resolution: Resolution | None) -> tuple[int, int]:
-    if resolution is None:
-        config = getattr(model, "config", None)
-        if config is None:
-            raise ValueError("resolution is required for a model without a .config")
-        return config.hw
-    return as_hw(check_resolution(resolution))
-
-
-def ptflops_cost(model: "nn.Module", resolution: Resolution | None = None, backend: str = "aten") -> Cost:
-    """Count with ptflops on a copy of ``model`` (batch 1), so the caller's model is untouched.
-
-    ``backend="aten"`` counts convolutions and matmuls (the paper's convention); ``"pytorch"`` also
-    counts BatchNorm, activations and pooling. Raises instead of returning None on failure.
-    """
-    from ptflops import get_model_complexity_info
-
-    if backend not in ("aten", "pytorch"):
-        raise ValueError(f"backend must be 'aten' or 'pytorch', got {backend!r}")
-    h, w = _input_hw(model, resolution)
-    if backend == "pytorch" and any(p.is_meta for p in model.parameters()):
-        raise ValueError("ptflops' pytorch backend miscounts models on the meta device (it counts the "
-                         "classifier twice); build the model on the CPU, or use backend='aten'")
-    # ptflops leaves hooks behind (aten) and switches to eval mode: give it a throwaway copy.
-    probe = copy.deepcopy(model).eval()
-    macs, params = get_model_complexity_info(probe, (3, h, w), as_strings=False, backend=backend,
-                                             print_per_layer_stat=False, verbose=False)
-    if macs is None or params is None:
-        raise RuntimeError(f"ptflops ({backend} backend) failed to count {type(model).__name__} at {h}x{w}")
-    return Cost(macs=int(macs), params=int(params), resolution=(h, w), source=f"ptflops-{backend}")
-
-
-def measure_activation_bytes(model: "nn.Module", resolution: Resolution | None = None) -> int:
-    """Bytes that one more image adds to what autograd keeps for backward in a training step.
-
-    Counted exactly with saved-tensor hooks (each storage once, parameters excluded), as the
-    difference between a batch of 3 and a batch of 2 (a batch of 1 cannot train BatchNorm on a
-    1x1 map), so it works on any device. A GPU's peak adds gradients, optimizer state and slack.
-    """
-    import torch
-
-    h, w = _input_hw(model, resolution)
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    device = next(model.parameters()).device
-
-    def saved_bytes(batch_size: int) -> int:
-        storages: dict[int, int] = {}
-
-        def pack(t: "torch.Tensor") -> "torch.Tensor":
-            storage = t.untyped_storage()
-            if storage.data_ptr() not in params:
-                storages[storage.data_ptr()] = storage.nbytes()
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            out = model(torch.randn(batch_size, 3, h, w, device=device))
-        del out
-        return sum(storages.values())
-
-    was_training = model.training
-    model.train()
-    state = copy.deepcopy(model.state_dict())  # training steps update BatchNorm running statistics
-    try:
-        return saved_bytes(3) - saved_bytes(2)
-    finally:
-        model.load_state_dict(state)
-        model.train(was_training)
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Wall-clock forward time of one batch, in milliseconds."""
-
-    median_ms: float
-    samples_ms: tuple[float, ...]
-    device: str
-    batch_size: int
-    resolution: tuple[int, int]
-
-    @property
-    def spread_ms(self) -> float:
-        return max(self.samples_ms) - min(self.samples_ms)
-
-
-def latency(model: "nn.Module", resolution: Resolution | None = None, device: "str | None" = None,
-            batch_size: int = 1, warmup: int = 3, repeats: int = 10) -> Latency:
-    """Median forward latency (eval mode, no autograd) on ``device`` (default: where the model is)."""
-    import torch
-
-    h, w = _input_hw(model, resolution)
-    batch_size = check_positive_int("batch_size", batch_size)
-    repeats = check_positive_int("repeats", repeats)
-    warmup = check_positive_int("warmup", warmup, minimum=0)
-    home = next(model.parameters()).device
-    dev = torch.device(device) if device is not None else home
-    was_training = model.training
-    model.eval()
-    try:
-        model.to(dev)
-        x = torch.randn(batch_size, 3, h, w, device=dev)
-        sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-        samples = []
-        with torch.inference_mode():
-            for i in range(warmup + repeats):
-                sync()
-                start = time.perf_counter()
-                model(x)
-                sync()
-                if i >= warmup:
-                    samples.append((time.perf_counter() - start) * 1e3)
-    finally:
-        model.to(home)  # the caller's model stays where it was
-        model.train(was_training)
-    return Latency(statistics.median(samples), tuple(samples), str(dev), batch_size, (h, w))
 
 
 def solve_for_macs(make_config: Callable[[float], ModelConfig], target_macs: float, lo: float, hi: float,

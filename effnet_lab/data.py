@@ -26,8 +26,8 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from .config import Resolution, as_hw, check_positive_int, check_resolution
-from .notebook import DATA_ENV, data_root
+from .checks import Resolution, as_hw, check_positive_int, check_resolution
+from .runtime import DATA_ENV, atomic_save, cache_dir, data_root
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 # Part of every decode cache key: a change to how files decode (2: 16-bit greyscale scaled, not clipped)
@@ -37,39 +37,6 @@ TORCHVISION_SETS = ("cifar10", "cifar100")
 # Channel statistics of ImageNet, as torchvision's pretrained weights expect; fine for CIFAR too.
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
-
-
-def cache_dir() -> Path:
-    """Where decoded tensors are kept: EFFNET_LAB_CACHE, else ~/.cache/effnet_lab (never the data)."""
-    value = os.environ.get("EFFNET_LAB_CACHE", "").strip()
-    folder = Path(value).expanduser() if value else Path.home() / ".cache" / "effnet_lab"
-    if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"EFFNET_LAB_CACHE={value} names a file, not a folder; point it at a folder "
-                                 f"(or unset it for ~/.cache/effnet_lab)")
-    return folder
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``: a crash
-    leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_save(obj: object, path: Path) -> None:
-    """torch.save, atomically (see ``_atomic_write``)."""
-    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (see ``_atomic_write``)."""
-    _atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,15 +22,16 @@ import os
 import socket
 import statistics
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .config import (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, RECIPE, SCHEDULES, ModelConfig, check_finite,
-                     check_positive_int, compound_scaling)
+from .checks import check_finite, check_positive_int
+from .config import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, RECIPE, SCHEDULES, ModelConfig, compound_scaling
 from .cost import analytic_cost, grid_cost, solve_for_macs
+from .runtime import atomic_write_text, results_dir
 
 SCHEMA = "effnet_lab.sweep/1"
 SWEEPS = ("single-vs-compound", "grid-search", "formula-vs-official", "imagenette-resolution")
@@ -361,8 +362,6 @@ class ResultsStore:
 
     def append(self, row: dict) -> bool:
         """Add ``row``, unless its trial is in the file already (another run finished it first): False then."""
-        from .data import atomic_write_text  # here, not at the top: importing data loads torch
-
         with self._locked():
             rows = self.read()
             if any(r["trial_id"] == row["trial_id"] for r in rows):
@@ -401,12 +400,13 @@ def _check_row(row: dict, where: str) -> None:
 def load_results(sweep: str, folder: "str | Path | None" = None):
     """A sweep's committed (or your own) results as a pandas DataFrame in plan order.
 
-    ``folder`` defaults to the repository's ``results/``. Adds ``mmacs`` (MACs / 1e6), ``kparams``,
-    ``seeds_n`` and ``budget_x`` (MACs over the base model's, measured, not the target).
+    ``folder`` defaults to ``runtime.results_dir()`` (EFFNET_LAB_RESULTS, else the repository's
+    ``results/``). Adds ``mmacs`` (MACs / 1e6), ``kparams``, ``seeds_n`` and ``budget_x`` (MACs over
+    the base model's, measured, not the target).
     """
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
-    folder = Path(folder) if folder is not None else Path(__file__).resolve().parent.parent / "results"
+    folder = Path(folder) if folder is not None else results_dir()
     path = results_path(folder, sweep)
     if not path.exists():
         raise FileNotFoundError(f"no results for {sweep!r} at {str(path)!r}; run "
@@ -574,9 +574,10 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     """
     import torch
 
-    from .data import atomic_save, atomic_write_text, load_pair
+    from .data import load_pair
     from .model import EfficientNet
-    from .train import evaluate, fit, pick_device, provenance, uses_channels_last
+    from .runtime import atomic_save, pick_device, provenance
+    from .train import evaluate, fit, uses_channels_last
 
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
@@ -698,8 +699,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
 
 def _row(sweep, trial, cost, base_macs, settings, train, test, origin: dict, measured: dict) -> dict:
     """One results line: the trial's plan and cost, ``measured`` (accuracies, time), ``origin``
-    (``train.provenance`` at the sweep's start) with the date the trial finished."""
-    from .train import utc_now
+    (``runtime.provenance`` at the sweep's start) with the date the trial finished."""
+    from .runtime import utc_now
 
     finished = utc_now()
     return {

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from .blocks import ConvBNAct, MBConv
-from .config import ModelConfig, check_positive_int, config_from
+from .checks import check_positive_int
+from .config import ModelConfig, config_from
 
 
 class EfficientNet(nn.Module):

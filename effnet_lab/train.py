@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,34 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import (COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES, as_hw, check_finite, check_positive_int,
-                     check_resolution)
-from .data import DeviceLoader, ImageTensors, atomic_save
-
-
-def pick_device(device: "str | torch.device | None" = None) -> torch.device:
-    """The requested device, else the best available: CUDA, then Apple's MPS, then the CPU."""
-    if device is not None:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}") from None
-        # refused here, by name, not at the first tensor moved there (a RuntimeError deep in torch)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(device)!r}: CUDA is not available on this machine (torch "
-                             f"{torch.__version__}); use 'cpu'")
-        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
-                             f"numbered from 0")
-        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
-                                      and torch.backends.mps.is_available()):
-            raise ValueError(f"device {str(device)!r}: Apple's MPS is not available on this machine; use 'cpu'")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+from .checks import as_hw, check_finite, check_positive_int, check_resolution
+from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES
+from .data import DeviceLoader, ImageTensors
+from .runtime import atomic_save, pick_device
 
 
 @dataclass
@@ -502,42 +477,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoints and provenance
+# Checkpoints
 # ---------------------------------------------------------------------------------------------
-
-
-def device_name(device: "str | torch.device") -> str:
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(dev)}"
-    import platform
-
-    return f"{dev.type}: {platform.machine()}, {torch.get_num_threads()} threads"
-
-
-def utc_now() -> str:
-    """The date and time in UTC, to the second (ISO 8601), as results record it."""
-    import datetime
-
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def provenance(device: "str | torch.device") -> dict:
-    """Where a result came from: command, git commit, device, torch version, date (UTC)."""
-    import subprocess
-    import sys
-
-    # a copy of the code whose .git is missing or stale (a remote GPU machine) says which commit it is
-    commit = os.environ.get("EFFNET_LAB_COMMIT") or None
-    if commit is None:
-        try:
-            commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                    cwd=Path(__file__).resolve().parent).stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
-            commit = None
-    return {"command": " ".join(["python -m effnet_lab"] + sys.argv[1:]) if sys.argv[0].endswith("__main__.py")
-            else " ".join(sys.argv), "commit": commit, "device": device_name(device), "torch": torch.__version__,
-            "date": utc_now()}
 
 
 def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):

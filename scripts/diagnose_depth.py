@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from effnet_lab import experiments, train
+from effnet_lab import experiments, train, runtime
 from effnet_lab.config import RECIPE
-from effnet_lab.data import atomic_write_text, load_pair
+from effnet_lab.runtime import atomic_write_text
+from effnet_lab.data import load_pair
 from effnet_lab.model import EfficientNet
 
 
@@ -73,7 +74,7 @@ def run(trial_id: str, recipe_name: str, out: Path) -> dict:
     return {"trial": trial_id, "recipe": recipe_name, "options": recipe, "config": trial.config.to_dict(),
             "blocks": trial.config.num_blocks, "seconds": time.perf_counter() - began,
             "history": history.to_dicts(), "accuracy": history.final.val_accuracy,
-            "grad_norms": [s for s in steps if s], **train.provenance("cpu")}
+            "grad_norms": [s for s in steps if s], **runtime.provenance("cpu")}
 
 
 def summary(out: Path, trial: str) -> str:

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import torch
 
-from effnet_lab import experiments, train
-from effnet_lab.data import DeviceLoader, atomic_write_text, load_pair
+from effnet_lab import experiments, train, runtime
+from effnet_lab.data import DeviceLoader, load_pair
+from effnet_lab.runtime import atomic_write_text
 from effnet_lab.model import EfficientNet
 
 EMA_DECAY = 0.99
@@ -89,7 +90,7 @@ def run_one(name: str, options: dict, seed: int, out: Path) -> dict:
     return {"variant": name, "options": VARIANTS[name], "seed": seed, "ema_decay": EMA_DECAY, "accuracy": accuracy,
             "train_seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": wall,
             "train_loss": [e.train_loss for e in history.epochs], "settings": settings.to_dict(),
-            **train.provenance("cpu")}
+            **runtime.provenance("cpu")}
 
 
 def _cell(rows: list[dict], key: str) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 import effnet_lab as el
-from effnet_lab.widgets import objective_state, scaling_state
+from effnet_lab.lessons.states import objective_state, scaling_state
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("EFFNET_LAB_ARTIFACTS", ROOT / "test-artifacts"))

@@ -15,7 +15,8 @@ import torch
 
 import effnet_lab as el
 from conftest import make_image_folder
-from effnet_lab import data, experiments as ex, nas, train
+from effnet_lab import data, experiments as ex, nas, train, runtime
+from effnet_lab.lessons import proxy_search
 from effnet_lab.__main__ import flag_message, main
 
 SMALL = el.compound_scaling(-3, resolution=32, stem_stride=1, dropout=0.1)
@@ -115,7 +116,7 @@ def test_a_cache_variable_naming_a_file_is_refused(folder, tmp_path, monkeypatch
     afile.write_text("")
     monkeypatch.setenv("EFFNET_LAB_CACHE", str(afile))
     with pytest.raises(NotADirectoryError, match=f"EFFNET_LAB_CACHE={afile} names a file, not a folder"):
-        data.cache_dir()
+        runtime.cache_dir()
     assert "names a file, not a folder" in usage_error(
         ["train", "--data", str(folder[1]), "--out", str(tmp_path / "run"), *TRAIN], capsys)
     assert "names a file, not a folder" in usage_error(["sweep", "grid-search", "--quick"], capsys)
@@ -125,7 +126,7 @@ def test_a_cache_variable_naming_a_file_is_refused(folder, tmp_path, monkeypatch
 def test_an_unwritable_cache_only_warns(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFNET_LAB_CACHE", str(tmp_path / "cache"))
     images = make_image_folder(tmp_path / "d", per_split={"train": 2})
-    real = data.atomic_save
+    real = runtime.atomic_save
 
     def full_disk(obj, path):
         raise OSError(28, "No space left on device")
@@ -139,7 +140,7 @@ def test_an_unwritable_cache_only_warns(tmp_path, monkeypatch):
 def test_a_device_that_is_not_there_is_refused_by_name(folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="device 'cuda': CUDA is not available on this machine"):
-        train.pick_device("cuda")
+        runtime.pick_device("cuda")
     for argv in (["train", "--data", str(folder[1]), "--out", str(tmp_path / "run"), *TRAIN],
                  ["evaluate", "--checkpoint", "x.pt", "--data", str(folder[1])],
                  ["sweep", "grid-search", "--quick", "--out", str(tmp_path / "sweep")]):
@@ -148,7 +149,7 @@ def test_a_device_that_is_not_there_is_refused_by_name(folder, tmp_path, monkeyp
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ValueError, match=r"device 'cuda:3': this machine has 1 CUDA device\(s\), numbered from 0"):
-        train.pick_device("cuda:3")
+        runtime.pick_device("cuda:3")
     assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
 
 
@@ -450,7 +451,7 @@ def test_a_positive_w_is_refused(capsys):
     with pytest.raises(ValueError, match=r"w must be <= 0 \(the exponent of the cost penalty\), got 0.07: with w > 0"):
         nas.objective(0.7, 8e8, w=0.07)
     with pytest.raises(ValueError, match="w must be <= 0"):
-        nas.random_stage_search(2, w=0.5)
+        proxy_search.random_stage_search(2, w=0.5)
     assert nas.objective(0.7, 8e8, w=0.0) == 0.7
 
 

@@ -11,23 +11,24 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
-from effnet_lab import exercises, nas, plots, widgets  # noqa: E402
+from effnet_lab import nas  # noqa: E402
+from effnet_lab.lessons import exercises, explorers, proxy_search, result_figures, states
 
 
 # --------------------------------------------------------------------------------------------
-# nas.random_stage_search
+# proxy_search.random_stage_search
 # --------------------------------------------------------------------------------------------
 
 
 def test_search_is_seeded_costs_are_exact_and_candidate_0_is_the_base():
-    table = nas.random_stage_search(6, seed=3)
-    again = nas.random_stage_search(6, seed=3)
+    table = proxy_search.random_stage_search(6, seed=3)
+    again = proxy_search.random_stage_search(6, seed=3)
     assert list(table.index) == list(again.index) and list(table.macs) == list(again.macs)
-    assert list(nas.random_stage_search(6, seed=4).macs) != list(table.macs)
+    assert list(proxy_search.random_stage_search(6, seed=4).macs) != list(table.macs)
     base = table.loc[0]
     assert base.kernels == tuple(s.kernel for s in el.B0_STAGES)
     assert base.layers == tuple(s.layers for s in el.B0_STAGES)
-    assert base.macs == el.analytic_cost(nas.SEARCH_BASE, num_classes=2).macs
+    assert base.macs == el.analytic_cost(proxy_search.SEARCH_BASE, num_classes=2).macs
     assert table.attrs["target"] == base.macs and base.score == pytest.approx(1.0)   # cost only: (M/T)^w
     for _, row in table.iterrows():
         assert row.config.base_stages[3].kernel == row.kernels[3]
@@ -47,7 +48,7 @@ def test_search_scores_a_proxy_with_the_objective():
         calls.append(config)
         return 0.5 + 0.01 * config.num_blocks
 
-    table = nas.random_stage_search(4, proxy, seed=0, target=1e6, w=-0.1)
+    table = proxy_search.random_stage_search(4, proxy, seed=0, target=1e6, w=-0.1)
     assert len(calls) == 4
     for row in table.itertuples():
         assert row.accuracy == pytest.approx(0.5 + 0.01 * row.blocks)
@@ -67,62 +68,62 @@ def test_search_scores_a_proxy_with_the_objective():
 ])
 def test_search_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        nas.random_stage_search(**kwargs)
+        proxy_search.random_stage_search(**kwargs)
 
 
 def test_stage_choices_config_checks_lengths():
     with pytest.raises(ValueError, match="kernels must have one entry per stage"):
-        nas.stage_choices_config(nas.SEARCH_BASE, (3,), (6,) * 7, (1,) * 7)
+        proxy_search.stage_choices_config(proxy_search.SEARCH_BASE, (3,), (6,) * 7, (1,) * 7)
 
 
 def test_training_proxy_runs_on_a_tiny_folder(image_folder, torch):
     from effnet_lab.data import load_pair
 
     train, test = load_pair(image_folder)
-    proxy = nas.training_proxy(train, test, epochs=1, batch_size=12, seed=0)
-    config = nas.SEARCH_BASE.replace(depth_mult=0.25, resolution=16)
+    proxy = proxy_search.training_proxy(train, test, epochs=1, batch_size=12, seed=0)
+    config = proxy_search.SEARCH_BASE.replace(depth_mult=0.25, resolution=16)
     accuracy = proxy(config)
     assert 0.0 <= accuracy <= 1.0 and accuracy == proxy(config)   # seeded: the same number twice
 
 
 # --------------------------------------------------------------------------------------------
-# widgets.objective_state: the explorer's callback
+# states.objective_state: the explorer's callback
 # --------------------------------------------------------------------------------------------
 
 
 def test_objective_state_ranks_the_published_variants():
-    soft = widgets.objective_state("published")
+    soft = states.objective_state("published")
     assert list(soft.index[:2]) == ["B0", "B1"] and soft.attrs["target"] == 400e6
     assert soft.loc["B0", "macs"] == el.analytic_cost("b0").macs and soft.loc["B7", "accuracy"] == 0.843
     assert soft.loc["B1", "score"] == pytest.approx(0.791 * (686_817_992 / 400e6) ** -0.07)
     assert list(soft["rank"]) == list(range(1, 9)) and soft.pareto.all()
-    assert list(widgets.objective_state("published", w=0.0).index) == [f"B{k}" for k in range(7, -1, -1)]
-    hard = widgets.objective_state("published", target=1e9, mode="hard")
+    assert list(states.objective_state("published", w=0.0).index) == [f"B{k}" for k in range(7, -1, -1)]
+    hard = states.objective_state("published", target=1e9, mode="hard")
     assert hard.index[0] == "B2" and hard.loc["B3", "score"] == pytest.approx(0.816 * 1e9 / 1_827_162_472)
 
 
 def test_soft_ranking_does_not_depend_on_the_target():
-    for source in widgets.OBJECTIVE_SOURCES:
-        orders = {tuple(widgets.objective_state(source, -0.07, t).index) for t in (1e5, 1e7, 4e8, 1e11)}
+    for source in states.OBJECTIVE_SOURCES:
+        orders = {tuple(states.objective_state(source, -0.07, t).index) for t in (1e5, 1e7, 4e8, 1e11)}
         assert len(orders) == 1, source
 
 
 def test_objective_state_on_sweeps_and_tables():
-    state = widgets.objective_state("single-vs-compound")
+    state = states.objective_state("single-vs-compound")
     assert state.attrs["target"] == pytest.approx(state.macs.median()) and len(state) == 9
     assert set(state[state.pareto].index) == {"base", "resolution-x4"}
     mine = pd.DataFrame({"macs": [1e6, 2e6], "accuracy": [0.5, 0.6]}, index=["a", "b"])
-    assert list(widgets.objective_state(mine, w=0.0).index) == ["b", "a"]
+    assert list(states.objective_state(mine, w=0.0).index) == ["b", "a"]
     with pytest.raises(ValueError, match="source must be one of"):
-        widgets.objective_state("imagenet")
+        states.objective_state("imagenet")
     with pytest.raises(ValueError, match="mode must be one of"):
-        widgets.objective_state(mode="medium")
+        states.objective_state(mode="medium")
     with pytest.raises(ValueError, match="target must be a finite real number > 0"):
-        widgets.objective_state(target=0)
+        states.objective_state(target=0)
 
 
 def test_objective_explorer_redraws_on_change():
-    explorer = widgets.objective_explorer()
+    explorer = explorers.objective_explorer()
     assert explorer.renders == 1 and explorer.state.index[0] == "B0"
     explorer.w.value = 0.0
     assert explorer.renders == 2 and explorer.state.index[0] == "B7"
@@ -134,8 +135,8 @@ def test_objective_explorer_redraws_on_change():
 
 
 def test_objective_figures_draw():
-    assert len(plots.objective_penalty().axes) == 1
-    assert len(plots.objective_ranking(widgets.objective_state("grid-search", mode="hard")).axes) == 2
+    assert len(result_figures.objective_penalty().axes) == 1
+    assert len(result_figures.objective_ranking(states.objective_state("grid-search", mode="hard")).axes) == 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def test_cam_rejects_bad_inputs(torch, tiny_model):
 def test_cam_figure_draws(torch):
     images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
     maps = torch.rand(2, 32, 32)
-    fig = plots.class_activation_maps(images, {"small": (maps, ["a", "b"], [0.5, 0.9])}, ["a", "a"])
+    fig = result_figures.cam_overlays(images, {"small": (maps, ["a", "b"], [0.5, 0.9])}, ["a", "a"])
     assert len(fig.axes) == 4
 
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
-from effnet_lab import exercises, plots, widgets  # noqa: E402
+from effnet_lab.lessons import exercises, explorers, figures, states  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------
@@ -21,7 +21,7 @@ from effnet_lab import exercises, plots, widgets  # noqa: E402
 
 
 def test_scaling_state_at_phi_1_shows_the_staircase():
-    state = widgets.scaling_state(1.2, 1.1, 1.15, phi=1.0)
+    state = states.scaling_state(1.2, 1.1, 1.15, phi=1.0)
     assert state.config == el.compound_scaling(1.0)
     assert state.macs == el.analytic_cost(el.compound_scaling(1.0)).macs
     assert state.constraint == pytest.approx(1.9203, abs=1e-4)
@@ -36,30 +36,30 @@ def test_scaling_state_at_phi_1_shows_the_staircase():
 
 @pytest.mark.parametrize("phi, ratio", [(0.5, 1.896), (1.0, 2.573), (-1.0, 0.781), (7.0, 102.8)])
 def test_scaling_state_follows_the_reference_staircase(phi, ratio):
-    assert widgets.scaling_state(phi=phi).macs_ratio == pytest.approx(ratio, rel=1e-3)
+    assert states.scaling_state(phi=phi).macs_ratio == pytest.approx(ratio, rel=1e-3)
 
 
 def test_published_mode_picks_the_nearest_variant_and_clips():
     for phi, name in [(2.4, "b2"), (2.6, "b3"), (-1.5, "b0"), (7.0, "b7")]:
-        state = widgets.scaling_state(phi=phi, mode="published")
+        state = states.scaling_state(phi=phi, mode="published")
         assert state.config == el.official_config(name)
         assert state.phi == float(name[1])
         assert state.name == name.upper()
-    assert widgets.scaling_state(phi=3, mode="published").macs == 1_827_162_472
+    assert states.scaling_state(phi=3, mode="published").macs == 1_827_162_472
 
 
 def test_scaling_state_rejects_bad_controls():
     with pytest.raises(ValueError, match="mode"):
-        widgets.scaling_state(mode="smooth")
+        states.scaling_state(mode="smooth")
     with pytest.raises(ValueError, match="alpha"):
-        widgets.scaling_state(alpha=0.0)
+        states.scaling_state(alpha=0.0)
     with pytest.raises(TypeError, match="phi"):
-        widgets.scaling_state(phi="one")
+        states.scaling_state(phi="one")
 
 
 def test_macs_curve_is_a_monotone_staircase_through_b0():
-    phis, ratios = widgets.macs_curve()
-    assert phis[0] == widgets.PHI_MIN and phis[-1] == widgets.PHI_MAX
+    phis, ratios = states.macs_curve()
+    assert phis[0] == states.PHI_MIN and phis[-1] == states.PHI_MAX
     assert ratios[phis.index(0.0)] == 1.0
     assert all(b >= a for a, b in zip(ratios, ratios[1:]))
     just_above = ratios[phis.index(0.0) + 1]                        # phi = 0.025: every stage + 1 layer
@@ -67,13 +67,13 @@ def test_macs_curve_is_a_monotone_staircase_through_b0():
 
 
 def test_custom_coefficients_change_the_curve_and_the_constraint():
-    state = widgets.scaling_state(alpha=1.0, beta=1.0, gamma=1.0, phi=3.0)
+    state = states.scaling_state(alpha=1.0, beta=1.0, gamma=1.0, phi=3.0)
     assert state.constraint == 1.0 and state.macs_ratio == 1.0
     assert set(state.curve_ratio) == {1.0}
 
 
 def test_formula_vs_published_table():
-    table = widgets.formula_vs_published()
+    table = states.formula_vs_published_table()
     assert list(table.index) == [n.upper() for n in el.PUBLISHED]
     assert list(table["phi"]) == list(range(8))
     assert list(table[("resolution", "published")]) == [224, 240, 260, 300, 380, 456, 528, 600]
@@ -83,7 +83,7 @@ def test_formula_vs_published_table():
 
 
 def test_staircase_data_effective_phis():
-    data = widgets.staircase_data()
+    data = states.staircase_data()
     assert set(data["published"]) == {n.upper() for n in el.PUBLISHED}
     assert data["published"]["B3"] == (3.0, pytest.approx(4.736, abs=1e-3))
     effective = data["effective"]
@@ -93,9 +93,9 @@ def test_staircase_data_effective_phis():
 
 
 def test_describe_phi():
-    assert widgets.describe_phi(0.0) == ("φ = +0.00: depth ×1.000, width ×1.000, 224 px, 16 blocks → "
+    assert states.describe_phi(0.0) == ("φ = +0.00: depth ×1.000, width ×1.000, 224 px, 16 blocks → "
                                          "386 MMACs, 5.29 M params")
-    assert "23 blocks" in widgets.describe_phi(0.5)
+    assert "23 blocks" in states.describe_phi(0.5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,9 +104,9 @@ def test_describe_phi():
 
 
 def test_explorer_redraws_on_every_control():
-    explorer = widgets.compound_scaling_explorer()
+    explorer = explorers.compound_scaling_explorer()
     assert explorer.renders == 1 and explorer.state.phi == 1.0
-    assert explorer.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bytes(explorer.image.value[:3]) == b"\xff\xd8\xff"  # a JPEG
     first_image = explorer.image.value
     explorer.phi.value = 2.0
     assert explorer.renders == 2 and explorer.state.config == el.compound_scaling(2.0)
@@ -120,10 +120,10 @@ def test_explorer_redraws_on_every_control():
 
 
 def test_phi_explorer():
-    explorer = widgets.PhiExplorer()
+    explorer = explorers.PhiExplorer()
     assert "16 blocks" in explorer.text.value
     explorer.phi.value = 1.0
-    assert widgets.describe_phi(1.0) in explorer.text.value
+    assert states.describe_phi(1.0) in explorer.text.value
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def _texts(fig):
 
 
 def test_scaling_dashboard_has_four_labelled_panels():
-    fig = plots.scaling_dashboard(widgets.scaling_state())
+    fig = figures.scaling_dashboard(states.scaling_state())
     assert len(fig.axes) == 4
     text = _texts(fig)
     for needle in ("Multipliers relative to B0", "MACs relative to B0", "Layers per stage",
@@ -146,18 +146,18 @@ def test_scaling_dashboard_has_four_labelled_panels():
 
 
 def test_stage_costs_labels_units():
-    fig = plots.stage_costs(el.analytic_cost("b0").stages, memory=True)
+    fig = figures.stage_costs(el.analytic_cost("b0").stages, memory=True)
     assert [ax.get_xlabel() for ax in fig.axes] == ["MMACs per image", "M params",
                                                     "training activations, MB per image"]
     assert len(fig.axes[0].patches) == 9
 
 
 def test_staircase_and_formula_figures():
-    fig = plots.staircase(**widgets.staircase_data())
+    fig = figures.staircase(**states.staircase_data())
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and "φ" in ax.get_xlabel()
     assert "B7" in _texts(fig)
-    fig = plots.formula_vs_published(widgets.formula_vs_published())
+    fig = figures.formula_vs_published(states.formula_vs_published_table())
     assert len(fig.axes) == 3
 
 
@@ -166,18 +166,18 @@ def test_latency_memory_and_stochastic_depth_figures():
 
     table = pd.DataFrame({"macs": [4e8, 1.8e9, 4.1e9], "latency_ms": [20.0, 80.0, 85.0]},
                          index=["B0", "B3", "ResNet-50"])
-    fig = plots.latency_vs_macs(table, device="cpu")
+    fig = figures.latency_vs_macs(table, device="cpu")
     assert "GMACs" in fig.axes[0].get_xlabel() and "ms" in fig.axes[0].get_ylabel()
-    fig = plots.compare_models({"GMACs per image": {"B0": 0.39, "ResNet-50": 4.1},
+    fig = figures.compare_models({"GMACs per image": {"B0": 0.39, "ResNet-50": 4.1},
                                 "M params": {"B0": 5.3, "ResNet-50": 25.6}}, title="t")
     assert [ax.get_title() for ax in fig.axes] == ["GMACs per image", "M params"]
-    fig = plots.stochastic_depth([2.0, 0.0, 2.0], 0.5, [0.0, 0.1], residual=[False, True])
+    fig = figures.stochastic_depth_schedule([2.0, 0.0, 2.0], 0.5, [0.0, 0.1], residual=[False, True])
     assert "dropped" in _texts(fig)
 
 
 def test_plots_do_not_change_global_matplotlib_settings():
     before = dict(matplotlib.rcParams)
-    plots.staircase(**widgets.staircase_data(effective=False))
+    figures.staircase(**states.staircase_data(effective=False))
     assert dict(matplotlib.rcParams) == before
 
 
@@ -232,16 +232,14 @@ def test_checkers_explain_an_unanswered_exercise():
 
 
 def test_explorer_shows_a_readable_message_instead_of_a_traceback(monkeypatch):
-    from effnet_lab import widgets as w
-
-    explorer = w.CompoundScalingExplorer(dpi=20)
+    explorer = explorers.CompoundScalingExplorer(dpi=20)
     good = explorer.state
     assert "exactly" in explorer.text.value and f"{good.macs:,} MACs" in explorer.text.value
 
     def refuse(*args, **kwargs):
         raise ValueError("gamma must be a finite real number > 0, got -1")
 
-    monkeypatch.setattr(w, "scaling_state", refuse)
+    monkeypatch.setattr(explorers, "scaling_state", refuse)
     explorer.phi.value = 2.0
     assert "Not drawn" in explorer.text.value and "gamma must be a finite real number" in explorer.text.value
     assert explorer.state is good  # the last good state stays on screen

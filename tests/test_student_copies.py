@@ -64,7 +64,7 @@ def test_answers_are_blanked_and_everything_else_kept():
 
 
 def test_a_blanked_answer_runs_into_the_checker():
-    from effnet_lab import exercises
+    from effnet_lab.lessons import exercises
 
     source, found = student_copies.blank_source("n_blocks = 26  # ANSWER\nexercises.check_b3_blocks(n_blocks)")
     assert found

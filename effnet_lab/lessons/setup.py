@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
-QUICK_ENV = "EFFNET_LAB_QUICK"  # "1": small slices and short runs (CI sets it for nbval)
-DATA_ENV = "EFFNET_LAB_DATA"    # a folder holding one folder per dataset: cifar10/, imagenet-subset/
+from ..runtime import DATA_ENV, data_root, pick_device, quick_mode
 
-
-def quick_mode() -> bool:
-    return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def data_root() -> Path | None:
-    """The folder named by EFFNET_LAB_DATA, or None when it is unset (data.py looks there first)."""
-    value = os.environ.get(DATA_ENV, "").strip()
-    return Path(value).expanduser() if value else None
 
 
 @dataclass(frozen=True)
@@ -32,7 +21,7 @@ class Setup:
     def __str__(self) -> str:
         import torch
 
-        from . import __version__
+        from .. import __version__
 
         data = self.data_root if self.data_root is not None else f"not set (set {DATA_ENV})"
         return (f"effnet_lab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"
@@ -47,8 +36,6 @@ def setup(seed: int = 0, device: str | None = None, threads: int | None = None) 
     small machines) defaults to one, where oversubscribed threads would slow each other down.
     """
     import torch
-
-    from .train import pick_device
 
     if threads is None and quick_mode():
         threads = 1

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from . import config as _config
-from .config import B0_STAGES, PUBLISHED, compound_scaling, flops_factor, official_config
-from .cost import analytic_cost, solve_for_macs
+from .. import config as _config
+from ..config import B0_STAGES, PUBLISHED, compound_scaling, flops_factor, official_config
+from ..cost import analytic_cost, solve_for_macs
 
 
 def _given(answer: object, exercise: str) -> None:
@@ -226,15 +226,14 @@ def check_phi_for_4x(answer: object) -> None:
     _ok(f"The ideal 2^φ would need φ = 2; the staircase gets there at φ ≈ {expected:.2f}.")
 
 
-__all__ = [name for name in globals() if name.startswith("check_")] + ["effective_phis"]
-
-
-# --- lessons 05-06 ---
+# ---------------------------------------------------------------------------------------------
+# 05-06: from the committed results
+# ---------------------------------------------------------------------------------------------
 # Expected values come from the committed results (experiments.load_results) and the cost model.
 
 
 def _results(sweep: str):
-    from .experiments import load_results
+    from ..experiments import load_results
 
     return load_results(sweep)
 
@@ -292,7 +291,7 @@ def check_paper_rank(answer: object) -> None:
 
 def check_paper_budget(answer: object) -> None:
     """06, exercise 3: real MACs of the paper's point at phi = 1 on the lessons' CIFAR base, over the base's."""
-    from .experiments import CIFAR_BASE
+    from ..experiments import CIFAR_BASE
 
     cfg = compound_scaling(1.0, _config.PAPER_ALPHA, _config.PAPER_BETA, _config.PAPER_GAMMA, base=CIFAR_BASE)
     expected = analytic_cost(cfg, num_classes=10).macs / analytic_cost(CIFAR_BASE, num_classes=10).macs
@@ -304,9 +303,7 @@ def check_paper_budget(answer: object) -> None:
 def check_b7_search_ratio(answer: object) -> None:
     """06, exercise 4: how many times more multiply-adds the 9-candidate, 3-seed search costs around B7
     than around B0 (same images and epochs), from the committed candidates."""
-    import numpy as np
-
-    from .cost import grid_cost
+    from ..cost import grid_cost
 
     table = _results("grid-search")
     a, b, g = (table[c].to_numpy(dtype=float) for c in ("alpha", "beta", "gamma"))
@@ -318,11 +315,9 @@ def check_b7_search_ratio(answer: object) -> None:
     _ok(f"About {totals[0] / totals[1]:.0f}× — which is why the paper searches once, on the small model.")
 
 
-__all__ += ["check_best_rule_at_4x", "check_depth_drop_at_4x", "check_final_map_side", "check_implied_gamma",
-            "check_paper_rank", "check_paper_budget", "check_b7_search_ratio"]
-
-
-# --- lessons 07-08 ---
+# ---------------------------------------------------------------------------------------------
+# 07-08: from the committed results
+# ---------------------------------------------------------------------------------------------
 # 07 The NAS objective
 
 
@@ -351,7 +346,7 @@ def check_break_even_w(answer: object) -> None:
 def check_winners_at_1g(soft: object, hard: object) -> None:
     """07, exercise 3: with T = 1e9 MACs, which published variant (e.g. "B3") wins the soft objective
     (w = -0.07), and which the hard constraint?"""
-    from .widgets import objective_state
+    from .states import objective_state
 
     for answer, mode, hint in ((soft, "soft", "does T change the order of ACC·(MACs/T)^w? Factor T^-w out"),
                                (hard, "hard", "the most accurate model whose MACs stay within T wins")):
@@ -365,8 +360,8 @@ def check_winners_at_1g(soft: object, hard: object) -> None:
 
 def check_front_size(answer: object) -> None:
     """07, exercise 4: how many trials of the saved single-vs-compound sweep are on its Pareto front?"""
-    from .experiments import load_results
-    from .nas import pareto_front
+    from ..experiments import load_results
+    from ..nas import pareto_front
 
     _exact(answer, len(pareto_front(load_results("single-vs-compound"))), "Pareto front size",
            "nas.pareto_front(table) keeps the rows no cheaper row beats on accuracy")
@@ -378,7 +373,7 @@ def check_front_size(answer: object) -> None:
 
 def check_cam_cells(answer: object) -> None:
     """08, exercise 1: how many cells (h × w) does the 128 px model's CAM have before upsampling?"""
-    from .experiments import IMAGENETTE_BASE
+    from ..experiments import IMAGENETTE_BASE
 
     h, w = IMAGENETTE_BASE.replace(resolution=128).table1().loc[9, "in_resolution"].split("x")
     _exact(answer, int(h) * int(w), "CAM cells", "the last feature map is the input divided by the total stride")
@@ -388,7 +383,7 @@ def check_cam_cells(answer: object) -> None:
 def check_resolution_cost_ratio(macs_ratio: object, params_ratio: object) -> None:
     """08, exercise 2: from the saved imagenette-resolution results, the 128 px model's MACs and
     parameters divided by the 64 px model's."""
-    from .experiments import load_results
+    from ..experiments import load_results
 
     table = load_results("imagenette-resolution")
     big, small = table.loc["res-128"], table.loc["res-64"]
@@ -416,6 +411,4 @@ def check_cam_logit(answer: object, model, image, cls: int) -> None:
     _ok("The mean of the class activation map plus the bias is the logit: a CAM splits the logit over the image.")
 
 
-__all__ += ["break_even_w"] + [n for n in ("check_double_macs_gain", "check_break_even_w", "check_winners_at_1g",
-                                           "check_front_size", "check_cam_cells", "check_resolution_cost_ratio",
-                                           "check_cam_logit") if n not in __all__]
+__all__ = [name for name in globals() if name.startswith("check_")] + ["effective_phis", "break_even_w"]

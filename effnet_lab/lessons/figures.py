@@ -1,0 +1,426 @@
+"""Figures of what models cost, for the lessons: each function takes numbers the library or
+``state`` computed and returns (or fills) a Figure. Nothing here counts or measures.
+
+In a notebook end the cell with ``plt.show()`` or a ``;`` so the figure is shown once. The style
+(projector-sized, colour-blind-safe) is ``style.STYLE``; figures of trained results are in
+``result_figures``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from .style import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, RED, SKY, LiveFigure, _label_bars, nice_ceiling, styled
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .states import ScalingState
+
+
+def _stage_labels(stages: "pd.DataFrame") -> list[str]:
+    short = {"Conv3x3": "stem Conv3x3", "Conv1x1 & Pooling & FC": "head 1x1, pool, FC"}
+    sizes = stages.in_resolution.map(lambda r: r.split("x")[0] if len(set(r.split("x"))) == 1 else r)
+    return [f"{i}  {short.get(op, op.replace(', ', ' '))} @{size}"
+            for i, op, size in zip(stages.index, stages.operator, sizes)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 01: MBConv, stochastic depth
+# ---------------------------------------------------------------------------------------------
+
+
+@styled
+def stochastic_depth_schedule(scales: Sequence[float], p: float, schedule: Sequence[float],
+                     residual: Sequence[bool] | None = None) -> Figure:
+    """Left: the factor each sample's residual branch was multiplied by in one training step
+    (0 = dropped, 1/(1-p) = kept and rescaled). Right: the drop rate of each block (linear
+    schedule); blocks without a skip connection (``residual`` False) are drawn hollow."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.6), width_ratios=(1.2, 1))
+    kept = 1 / (1 - p)
+    left.bar(range(len(scales)), scales, color=BLUE, edgecolor=BLACK, linewidth=0.6)
+    for i, scale in enumerate(scales):
+        if scale == 0:
+            left.annotate("dropped", (i, 0), xytext=(0, 6), textcoords="offset points", rotation=90,
+                          ha="center", va="bottom", color=RED, fontsize=12, fontweight="bold")
+    left.axhline(1.0, color=BLACK, linestyle="--", linewidth=1.5, label="eval mode: always 1")
+    left.axhline(kept, color=BLUE, linestyle=":", linewidth=1.5, label=f"kept: 1/(1-p) = {kept:.2f}")
+    left.set(xlabel="sample in the batch", ylabel="residual branch multiplied by",
+             title=f"One training step, drop rate p = {p:g}", ylim=(0, kept * 1.35), xticks=range(len(scales)))
+    left.grid(axis="x", visible=False)
+    left.legend(loc="upper right", ncols=2)
+    blocks = list(range(1, len(schedule) + 1))
+    right.plot(blocks, schedule, color=ORANGE, zorder=1)
+    residual = [True] * len(schedule) if residual is None else list(residual)
+    for flag, label, face in ((True, "block with a skip", ORANGE), (False, "no skip: nothing to drop", "white")):
+        xs = [b for b, r in zip(blocks, residual) if r == flag]
+        ys = [v for v, r in zip(schedule, residual) if r == flag]
+        if xs:
+            right.plot(xs, ys, "o", color=ORANGE, markerfacecolor=face, markeredgewidth=2, label=label, zorder=2)
+    right.set(xlabel="MBConv block (1 = first)", ylabel="drop rate p", title="Drop rate grows with depth",
+              ylim=(0, max(schedule) * 1.2 if max(schedule) > 0 else 1))
+    right.legend(loc="upper left")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 02: where B0 spends its MACs and parameters
+# ---------------------------------------------------------------------------------------------
+
+
+@styled
+def stage_costs(stages: "pd.DataFrame", title: str = "EfficientNet-B0: cost of each stage of Table 1",
+                memory: bool = False) -> Figure:
+    """Horizontal bars per Table 1 stage: MMACs and M params (and training activation MB)."""
+    panels = [("macs", 1e6, "MMACs per image", BLUE, "{:.1f}"), ("params", 1e6, "M params", ORANGE, "{:.2f}")]
+    if memory:
+        panels.append(("activation_MB", 1, "training activations, MB per image", GREEN, "{:.1f}"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels) - 1.5 * (len(panels) - 1), 5.2),
+                             sharey=True)
+    labels = _stage_labels(stages)
+    for ax, (column, scale, unit, colour, fmt) in zip(axes, panels):
+        values = stages[column] / scale
+        bars = ax.barh(labels, values, color=colour, edgecolor=BLACK, linewidth=0.6)
+        _label_bars(ax, bars, fmt, horizontal=True)
+        ax.set_xlabel(unit)
+        ax.set_xlim(0, values.max() * 1.25)
+        ax.grid(axis="y", visible=False)
+    axes[0].invert_yaxis()  # stage 1 on top, as in the paper's table
+    fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 03: FLOPs are not latency, FLOPs are not memory
+# ---------------------------------------------------------------------------------------------
+
+
+@styled
+def latency_vs_macs(table: "pd.DataFrame", device: str) -> Figure:
+    """Measured latency (ms) against MACs (GMACs): one point per model (index = model name).
+
+    ``table`` needs columns ``macs`` and ``latency_ms``; rows whose name starts with "B" are
+    EfficientNets and are joined by a line."""
+    fig, ax = plt.subplots(figsize=(10, 5.8))
+    effnets = table[[str(n).upper().startswith("B") for n in table.index]]
+    others = table.drop(effnets.index)
+    ax.plot(effnets.macs / 1e9, effnets.latency_ms, marker="o", color=BLUE, label="EfficientNet")
+    ax.plot(others.macs / 1e9, others.latency_ms, marker="s", linestyle="none", color=RED, label="ResNet-50")
+    if len(effnets):  # what latency would be if every MAC cost as much time as in the smallest EfficientNet
+        first = effnets.iloc[0]
+        slope = first.latency_ms / (first.macs / 1e9)
+        xmax = table.macs.max() / 1e9 * 1.2
+        ax.plot([0, xmax], [0, slope * xmax], color=GREY, linestyle="--", linewidth=2,
+                label=f"time proportional to MACs, at {effnets.index[0]}'s rate")
+    for name, row in table.iterrows():
+        ax.annotate(str(name), (row.macs / 1e9, row.latency_ms), xytext=(8, -4), textcoords="offset points",
+                    fontsize=13, fontweight="bold")
+    ax.set(xlabel="GMACs per image (conv + linear multiply-adds)", ylabel="latency, ms per image (batch 1)",
+           title=f"Latency does not follow MACs ({device})", xlim=(0, table.macs.max() / 1e9 * 1.2),
+           ylim=(0, table.latency_ms.max() * 1.25))
+    ax.legend(loc="upper left")
+    return fig
+
+
+@styled
+def compare_models(metrics: Mapping[str, Mapping[str, float]], title: str) -> Figure:
+    """Small multiples: one panel per metric ("GMACs per image": {"B0": 0.39, "ResNet-50": 4.1}, ...).
+
+    Each panel's title is its unit, so no number is ever shown without one."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 4.6))
+    axes = [axes] if len(metrics) == 1 else list(axes)
+    palette = [BLUE, RED, GREEN, ORANGE, PURPLE]
+    for ax, (unit, values) in zip(axes, metrics.items()):
+        names, numbers = list(values), list(values.values())
+        bars = ax.bar(names, numbers, color=palette[: len(names)], edgecolor=BLACK, linewidth=0.6)
+        _label_bars(ax, bars, "{:.3g}")
+        ax.set_title(unit, fontsize=13)
+        ax.set_ylim(0, max(numbers) * 1.25)
+        ax.grid(axis="x", visible=False)
+    fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 04: compound scaling
+# ---------------------------------------------------------------------------------------------
+
+def _power_of_two_axis(ax) -> None:
+    ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+
+
+@styled
+def staircase(phis: Sequence[float], ratios: Sequence[float], flops_factor: float,
+              published: Mapping[str, tuple[float, float]] | None = None,
+              effective: Mapping[str, float] | None = None, coefficients: str = "α=1.2, β=1.1, γ=1.15",
+              marks: Sequence[float] = (0.5, 1.0)) -> Figure:
+    """MACs relative to B0 against φ: the real count (a staircase), the ideal (α·β²·γ²)^φ and 2^φ.
+
+    ``published``: name -> (nominal φ, MACs / B0) drawn as points; ``effective``: name -> the φ at
+    which the formula reaches that variant's MACs, drawn as an arrow from the nominal φ."""
+    import numpy as np
+
+    phis = np.asarray(phis, dtype=float)
+    fig, ax = plt.subplots(figsize=(11, 6.2))
+    ax.plot(phis, float(flops_factor) ** phis, color=GREY, linestyle="--",
+            label=f"ideal (α·β²·γ²)^φ = {flops_factor:.4f}^φ")
+    ax.plot(phis, 2.0 ** phis, color=BLACK, linestyle=":", linewidth=2, label="2^φ")
+    ax.step(phis, ratios, where="post", color=BLUE, label=f"real MACs, formula ({coefficients})")
+    notes = []
+    for phi in marks:
+        r = float(np.interp(phi, phis, ratios))
+        ax.plot([phi], [r], "o", color=BLUE, markeredgecolor=BLACK, zorder=6)
+        ax.annotate(f"φ={phi:g}", (phi, r), xytext=(-10, 10), textcoords="offset points", ha="right",
+                    fontsize=12, color=BLUE, fontweight="bold")
+        notes.append(f"φ = {phi:g}: real {r:.2f}×,  ideal {flops_factor ** phi:.2f}×,  2^φ = {2 ** phi:.2f}×")
+    if notes:
+        ax.text(0.98, 0.04, "\n".join(notes), transform=ax.transAxes, ha="right", va="bottom", fontsize=12,
+                color=BLUE, bbox=dict(boxstyle="round", facecolor="white", edgecolor=BLUE))
+    if published:
+        names = list(published)
+        ax.plot([published[n][0] for n in names], [published[n][1] for n in names], "D", color=ORANGE,
+                markeredgecolor=BLACK, label="published B0–B7 (at φ = their number)", zorder=5)
+        for n in names:
+            x, y = published[n]
+            ax.annotate(n.upper(), (x, y), xytext=(6, -20), textcoords="offset points", fontsize=12,
+                        fontweight="bold", color=RED)
+            if effective and n in effective and abs(effective[n] - x) > 0.05:
+                ax.annotate("", xy=(effective[n], y), xytext=(x, y),
+                            arrowprops=dict(arrowstyle="->", color=RED, linewidth=1.8))
+        if effective:
+            ax.plot([], [], color=RED, marker=r"$\leftarrow$", linestyle="none", markersize=14,
+                    label="arrow: effective φ (same MACs on the formula)")
+    ax.axvline(0, color=GREY, linewidth=1)
+    _power_of_two_axis(ax)
+    ax.set(xlabel="compound coefficient φ", ylabel="MACs relative to B0 (log scale)",
+           title="Compound scaling is a staircase, not a smooth 2^φ")
+    ax.legend(loc="upper left")
+    return fig
+
+
+@styled
+def formula_vs_published(table: "pd.DataFrame") -> Figure:
+    """Depth, width and resolution of the formula (lines, φ = 0…7) and of B0–B7 (points);
+    ``table`` as ``states.formula_vs_published_table`` returns it."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    panels = [("depth", "depth multiplier (× B0 layers)"), ("width", "width multiplier (× B0 channels)"),
+              ("resolution", "input resolution, pixels")]
+    for ax, (column, unit) in zip(axes, panels):
+        ax.plot(table["phi"], table[(column, "formula")], marker="o", color=BLUE, label="formula α^φ, β^φ, γ^φ")
+        ax.plot(table["phi"], table[(column, "published")], marker="D", linestyle="none", color=ORANGE,
+                markeredgecolor=BLACK, label="published B0–B7")
+        ax.set(xlabel="φ  (variant number for B0–B7)", title=unit)
+    axes[0].legend(loc="upper left")
+    fig.suptitle("The published variants do not follow the formula exactly")
+    return fig
+
+
+def _stage_bars(ax, base: Sequence[int], title: str, colour: str) -> tuple:
+    """B0's bars and, beside them, bars for the scaled model (heights and labels set by ``_set_bars``)."""
+    import numpy as np
+
+    x = np.arange(2, 2 + len(base))
+    ax.bar(x - 0.2, base, width=0.4, color=GREY, edgecolor=BLACK, linewidth=0.5, label="B0")
+    bars = ax.bar(x + 0.2, [0] * len(base), width=0.4, color=colour, edgecolor=BLACK, linewidth=0.5, label="scaled")
+    ax.set(xticks=x, xlabel="Table 1 stage (MBConv stages 2–8)", title=title)
+    ax.grid(axis="x", visible=False)
+    ax.legend(loc="upper left", fontsize=11)
+    return bars, _bar_labels(ax, bars)
+
+
+class ScalingDashboard(LiveFigure):
+    """The compound-scaling explorer's four panels, drawn once into ``fig``: multipliers, MACs
+    against phi, layers and channels per stage. ``update(state)`` moves the same artists to a new
+    ``ScalingState`` (bar heights, line data, labels, limits); ``jpeg`` redraws only the bars, their
+    labels and the marker while the axes' limits stay (they move in nice steps: ``nice_ceiling``),
+    far faster than a new figure. No pyplot: safe inside a widget callback. ``title=False`` leaves out the headline (the
+    explorer prints it as text above the figure)."""
+
+    def __init__(self, fig: Figure, state: "ScalingState", title: bool = True) -> None:
+        import numpy as np
+
+        self.figure, self.title = fig, title
+        fig.clear()
+        (self.mult_ax, self.curve_ax), (self.layers_ax, self.width_ax) = fig.subplots(2, 2)
+
+        # multipliers
+        ax = self.mult_ax
+        self.mult_bars = ax.bar(["depth d", "width w", "resolution r"], [1, 1, 1], color=[BLUE, ORANGE, GREEN],
+                                edgecolor=BLACK, linewidth=0.6)
+        self.mult_labels = _bar_labels(ax, self.mult_bars)
+        ax.axhline(1, color=BLACK, linewidth=1.2)
+        ax.set(title="Multipliers relative to B0", ylabel="× B0")
+        ax.grid(axis="x", visible=False)
+
+        # MACs against phi: the curve changes with alpha, beta, gamma; the marker with phi
+        ax = self.curve_ax
+        (self.real,) = ax.step([0, 1], [1, 1], where="post", color=BLUE, label="real MACs (formula)")
+        (self.ideal,) = ax.plot([0, 1], [1, 1], color=GREY, linestyle="--", label="(α·β²·γ²)^φ")
+        (self.doubling,) = ax.plot([0, 1], [1, 1], color=BLACK, linestyle=":", linewidth=2, label="2^φ")
+        pub = state.published
+        ax.plot(list(pub.phi), list(pub.macs_ratio), "D", color=ORANGE, markeredgecolor=BLACK, markersize=7,
+                label="published B0–B7")
+        (self.marker,) = ax.plot([0], [1], "o", color=RED, markersize=13, markeredgecolor=BLACK, zorder=6,
+                                 label="this model")
+        _power_of_two_axis(ax)
+        ax.set(xlabel="φ", title="MACs relative to B0 (log scale)")
+        self.legend = ax.legend(loc="upper left", fontsize=10)
+
+        # per-stage layers and widths: B0's bars stay, the scaled ones move
+        table = state.stage_table
+        self.layer_bars, self.layer_labels = _stage_bars(self.layers_ax, table.b0_layers, "Layers per stage", BLUE)
+        self.width_bars, self.width_labels = _stage_bars(self.width_ax, table.b0_channels,
+                                                         "Output channels per stage", ORANGE)
+        self.b0_layers, self.b0_channels = np.asarray(table.b0_layers), np.asarray(table.b0_channels)
+        self.suptitle = fig.suptitle("", fontsize=14) if title else None
+        # A fixed layout: constrained layout would double the redraw time of the slider.
+        fig.subplots_adjust(left=0.055, right=0.985, bottom=0.075, top=0.87 if title else 0.95, hspace=0.38,
+                            wspace=0.16)
+        self.curve: tuple | None = None
+        self.moving = [*self.mult_bars, *self.mult_labels, self.marker, *self.layer_bars, *self.layer_labels,
+                       *self.width_bars, *self.width_labels]
+        self.update(state)
+
+    def update(self, state: "ScalingState") -> Figure:
+        """Show ``state`` with the artists drawn at the start."""
+        import numpy as np
+
+        values = [state.depth, state.width, state.resolution_mult]
+        _set_bars(self.mult_bars, self.mult_labels, values, "×{:.3f}")
+        self.mult_ax.set_ylim(0, nice_ceiling(max(max(values) * 1.25, 1.3)))
+        curve = (state.curve_phi, state.curve_ratio, state.constraint)
+        if curve != self.curve:  # only alpha, beta and gamma change the curves
+            phis, ratios = np.asarray(state.curve_phi), np.asarray(state.curve_ratio)
+            self.real.set_data(phis, ratios)
+            self.ideal.set_data(phis, state.constraint ** phis)
+            self.doubling.set_data(phis, 2.0 ** phis)
+            self.legend.get_texts()[1].set_text(f"(α·β²·γ²)^φ = {state.constraint:.3f}^φ")
+            self.curve_ax.relim()
+            self.curve_ax.autoscale_view()
+            self.curve, self.redraw_all = curve, True
+        self.marker.set_data([state.phi], [state.macs_ratio])
+        table = state.stage_table
+        for ax, bars, labels, base, scaled in ((self.layers_ax, self.layer_bars, self.layer_labels, self.b0_layers,
+                                                table.layers), (self.width_ax, self.width_bars, self.width_labels,
+                                                                self.b0_channels, table.channels)):
+            _set_bars(bars, labels, list(scaled), "{:.0f}")
+            ax.set_ylim(0, nice_ceiling(max(base.max(), max(scaled)) * 1.22))
+        if self.suptitle is not None:
+            self.suptitle.set_text(state.headline)
+            self.redraw_all = True
+        return self.figure
+
+
+def _bar_labels(ax, bars) -> list:
+    """One value label above each bar, filled in by ``_set_bars``."""
+    return [ax.annotate("", (bar.get_x() + bar.get_width() / 2, 0), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=11) for bar in bars]
+
+
+def _set_bars(bars, labels, values, fmt: str) -> None:
+    for bar, label, value in zip(bars, labels, values):
+        bar.set_height(value)
+        label.xy = (bar.get_x() + bar.get_width() / 2, value)
+        label.set_text(fmt.format(value))
+
+
+def draw_scaling_dashboard(fig: Figure, state: "ScalingState", title: bool = True) -> Figure:
+    """Fill ``fig`` with the explorer's four panels for ``state`` (see ``ScalingDashboard``)."""
+    return ScalingDashboard(fig, state, title).figure
+
+
+@styled(constrained=False)
+def scaling_dashboard(state: "ScalingState") -> Figure:
+    """The compound-scaling explorer's figure for one state (also the static figure at defaults)."""
+    fig = plt.figure(figsize=(14, 9))
+    return draw_scaling_dashboard(fig, state)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 06: the constraint alpha * beta^2 * gamma^2 = 2 over (alpha, beta)
+# ---------------------------------------------------------------------------------------------
+
+
+class ConstraintMaps(LiveFigure):
+    """The lesson-06 maps over (alpha, beta), drawn once into ``fig``: left the gamma implied by
+    alpha·beta²·gamma² = 2, right the real MACs of the phi = 1 model over the base's. ``data`` as
+    ``states.constraint_map_data`` returns it; ``candidates`` (the grid-search results) are drawn as
+    dots, the paper's point as a star; ``point`` is marked with a ring, which ``update(point)`` moves
+    (the maps themselves never change)."""
+
+    def __init__(self, fig: Figure, data: Mapping, candidates: "pd.DataFrame | None" = None,
+                 point: tuple[float, float] | None = None) -> None:
+        self.figure = fig
+        self.rings = self.moving = _draw_constraint_maps(fig, data, candidates, point)
+
+    def update(self, point: tuple[float, float]) -> Figure:
+        for ring in self.rings:
+            ring.set_data([point[0]], [point[1]])
+        return self.figure
+
+
+def draw_constraint_maps(fig: Figure, data: Mapping, candidates: "pd.DataFrame | None" = None,
+                         point: tuple[float, float] | None = None) -> Figure:
+    """Fill ``fig`` with the lesson-06 constraint maps (see ``ConstraintMaps``)."""
+    return ConstraintMaps(fig, data, candidates, point).figure
+
+
+def _draw_constraint_maps(fig: Figure, data: Mapping, candidates, point) -> list:
+    import numpy as np
+    from matplotlib import colors
+
+    fig.clear()
+    left, right = fig.subplots(1, 2)
+    a, b = data["alphas"], data["betas"]
+    extent = (a[0], a[-1], b[0], b[-1])
+    ratio = data["macs_ratio"]
+    target = float(data.get("target", 2.0))
+    # MACs: a diverging map centred on the nominal target, so "above 2x" and "below 2x" read at a glance
+    centred = colors.TwoSlopeNorm(vcenter=target, vmin=min(np.nanmin(ratio), target - 0.1),
+                                  vmax=max(np.nanmax(ratio), target + 0.1))
+    panels = ((left, data["gamma"], "viridis", None, "γ implied by α·β²·γ² = 2", "γ"),
+              (right, ratio, "RdBu_r", centred, "Real MACs at φ = 1, × the base's",
+               f"× base MACs (white: the nominal {target:g}×)"))
+    rings = []
+    for ax, values, cmap, norm, title, unit in panels:
+        image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap=cmap, norm=norm,
+                          interpolation="nearest")
+        colourbar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
+        colourbar.set_label(unit)
+        if ax is left:
+            lines = ax.contour(a, b, values, levels=[1.05, 1.15, 1.25, 1.35], colors="white", linewidths=1)
+            ax.clabel(lines, fmt=lambda v: f"γ={v:.2f}", fontsize=10)
+        ax.set(xlabel="α (depth)", ylabel="β (width)", title=title)
+        ax.set_xlim(a[0] - 0.02 * (a[-1] - a[0]), a[-1])   # room for the candidates on the edges
+        ax.set_ylim(b[0] - 0.02 * (b[-1] - b[0]), b[-1])
+        ax.grid(False)
+        ax.text(0.98, 0.985, "blank: γ < 1, outside the search", transform=ax.transAxes, ha="right", va="top",
+                fontsize=10, color="#444444")
+        if candidates is not None:
+            paper = np.array([bool(e.get("paper_point")) for e in candidates.extra])
+            ax.plot(candidates.alpha[~paper], candidates.beta[~paper], "o", color="white", markeredgecolor=BLACK,
+                    markersize=8, label="searched candidates", clip_on=False, zorder=5)
+            ax.plot(candidates.alpha[paper], candidates.beta[paper], "*", color=RED, markeredgecolor=BLACK,
+                    markersize=16, label="paper (1.2, 1.1, 1.15)", clip_on=False, zorder=6)
+        if point is not None:
+            rings += ax.plot([point[0]], [point[1]], "o", markerfacecolor="none", markeredgecolor=SKY,
+                             markeredgewidth=3.5, markersize=24, label="your (α, β)", zorder=7)
+    if candidates is not None or point is not None:
+        left.legend(loc="upper right", bbox_to_anchor=(1.0, 0.92), fontsize=10)
+    # A fixed layout: constrained layout would slow the slider's redraw.
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.11, top=0.92, wspace=0.28)
+    return rings
+
+
+@styled(constrained=False)
+def constraint_maps(data: Mapping, candidates: "pd.DataFrame | None" = None,
+                    point: tuple[float, float] | None = None) -> Figure:
+    """The lesson-06 constraint maps (see ``draw_constraint_maps``) as a stand-alone figure."""
+    fig = plt.figure(figsize=(14, 5.6))
+    return draw_constraint_maps(fig, data, candidates, point)

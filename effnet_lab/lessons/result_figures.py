@@ -1,0 +1,383 @@
+"""Figures of trained results for the lessons: accuracy against cost, with every seed shown.
+
+Each function takes numbers the library computed (``experiments.load_results``, the ``state``
+tables) and returns a Figure; nothing here trains, counts or measures. In a notebook end the cell
+with ``plt.show()`` or a ``;`` so the figure is shown once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from .style import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, RED, SKY, LiveFigure, styled
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+RULE_COLOURS = {"base": BLACK, "width": BLUE, "depth": ORANGE, "resolution": GREEN, "compound": RED,
+                "official": PURPLE, "formula": SKY}
+
+
+def _provenance(table: "pd.DataFrame") -> str:
+    devices = sorted(set(table.device))
+    seeds = sorted(set(table.seeds_n))
+    return (f"{', '.join(devices)}; {'/'.join(map(str, seeds))} seeds per point; "
+            f"{int(table.n_train.iloc[0]):,} training images")
+
+
+def _errorbars(ax, x, table: "pd.DataFrame", colour: str, label: str, marker: str = "o", line: bool = True) -> None:
+    ax.errorbar(x, table.accuracy_mean * 100, yerr=table.accuracy_std * 100, color=colour, marker=marker,
+                linestyle="-" if line else "none", capsize=5, label=label, zorder=3)
+    for xi, accs in zip(x, table.accuracies):  # every seed, faint, so the spread is visible as data
+        ax.scatter([xi] * len(accs), [a * 100 for a in accs], color=colour, alpha=0.35, s=22, zorder=2)
+
+
+@styled
+def accuracy_vs_macs(table: "pd.DataFrame", title: str = "Scaling one dimension vs all three",
+                     rules: Sequence[str] = ("width", "depth", "resolution", "compound")) -> Figure:
+    """Accuracy (mean, +-1 std error bars, each seed as a faint dot) against MMACs, one line per rule.
+
+    The ``base`` row starts every line: each rule scales the same model."""
+    import numpy as np
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(10.5, 6))
+    base = table[table.rule == "base"]
+    for rule in rules:
+        part = table[table.rule == rule]
+        if part.empty:
+            continue
+        part = pd.concat([base, part])
+        _errorbars(ax, list(part.mmacs), part, RULE_COLOURS.get(rule, GREY), f"{rule} only" if rule in
+                   ("width", "depth", "resolution") else rule)
+    ax.set_xscale("log", base=2)
+    if len(base):  # ticks at the budgets: 1x, 2x, 4x ... the base's MACs
+        b = float(base.mmacs.iloc[0])
+        top = float(table.mmacs.max()) / b
+        ticks = [b * 2.0 ** k for k in range(0, int(round(np.log2(top))) + 1)] if top > 1 else [b]
+        ax.set_xticks(ticks, [f"{t:.1f}\n({t / b:.0f}×)" for t in ticks])
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(xlabel="MMACs per image (millions of multiply-adds, log scale; × the base)", ylabel="test accuracy, %",
+           title=title)
+    ax.text(0.01, 0.01, _provenance(table), transform=ax.transAxes, fontsize=10, color="#444444")
+    ax.legend(loc="best")
+    return fig
+
+
+@styled
+def grid_search(table: "pd.DataFrame", title: str = "The alpha-beta-gamma grid at phi = 1") -> Figure:
+    """Every searched (alpha, beta, gamma), best first: accuracy with seed spread; the paper's point in red."""
+    order = table.sort_values("accuracy_mean", ascending=True)
+    fig, ax = plt.subplots(figsize=(10.5, 0.55 * len(order) + 2.2))
+    y = range(len(order))
+    paper = [bool(e.get("paper_point")) for e in order.extra]
+    colours = [RED if p else BLUE for p in paper]
+    # dots, not bars: the axis does not start at zero, and a bar's length would then mislead
+    for yi, row, colour in zip(y, order.itertuples(), colours):
+        ax.errorbar(row.accuracy_mean * 100, yi, xerr=row.accuracy_std * 100, color=colour, marker="o",
+                    markersize=11, capsize=5, zorder=3)
+        ax.scatter([a * 100 for a in row.accuracies], [yi] * len(row.accuracies), color=colour, alpha=0.35, s=22)
+    labels = [f"α={r.alpha:g} β={r.beta:g} γ={r.gamma:g}  ({r.mmacs:.1f} MMACs)" for r in order.itertuples()]
+    ax.set_yticks(list(y), labels, fontsize=11)
+    low = (order.accuracy_mean - order.accuracy_std).min() * 100
+    ax.set_xlim(max(0, low - 5), (order.accuracy_mean + order.accuracy_std).max() * 100 + 3)
+    ax.set(xlabel="test accuracy, % (mean ± std over seeds)", title=title)
+    ax.grid(axis="y", visible=False)
+    rank = 1 + list(reversed(paper)).index(True) if any(paper) else None
+    note = f"red: the paper's (1.2, 1.1, 1.15), rank {rank} of {len(order)}" if rank else "paper's point not in grid"
+    ax.text(0.99, 0.01, note + "\n" + _provenance(table), transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=10, color="#444444")
+    return fig
+
+
+@styled
+def accuracy_vs_resolution(table: "pd.DataFrame", title: str = "Imagenette: one model at growing resolution") -> Figure:
+    """Accuracy with seed spread against input resolution, MMACs printed at each point."""
+    fig, ax = plt.subplots(figsize=(9, 5.6))
+    res = [r if isinstance(r, int) else r[0] for r in table.resolution]
+    _errorbars(ax, res, table, GREEN, "accuracy")
+    for x, row in zip(res, table.itertuples()):
+        ax.annotate(f"{row.mmacs:.1f} MMACs", (x, row.accuracy_mean * 100), xytext=(8, -16),
+                    textcoords="offset points", fontsize=11)
+    ax.set(xlabel="input resolution, px (square)", ylabel="test accuracy, %", title=title, xticks=res)
+    ax.text(0.01, 0.99, _provenance(table), transform=ax.transAxes, fontsize=10, va="top", color="#444444")
+    return fig
+
+
+@styled
+def live_over_saved(saved: "pd.DataFrame", live: "pd.DataFrame", note: str = "",
+                    title: str = "Saved sweep (filled) and a tiny live run (hollow)") -> Figure:
+    """Lesson 05: the saved accuracy-vs-MACs curves, and over them a live re-run's points (hollow
+    squares, one per trial, labelled by rule). ``note`` says what the live run was (images, epochs)."""
+    fig = accuracy_vs_macs(saved, title=title)
+    ax = fig.axes[0]
+    for rule in ("base", "width", "depth", "resolution", "compound"):
+        part = live[live.rule == rule]
+        if part.empty:
+            continue
+        ax.plot(list(part.mmacs), list(part.accuracy_mean * 100), "s", markersize=11, markerfacecolor="white",
+                markeredgewidth=2.2, color=RULE_COLOURS.get(rule, GREY), zorder=5)
+    ax.plot([], [], "s", markerfacecolor="white", markeredgewidth=2.2, color=BLACK,
+            label="tiny live run (colour = rule)")
+    ax.axhline(10, color=GREY, linestyle=":", linewidth=1.5)
+    ax.annotate("chance (10 classes)", (0.99, 10), xycoords=("axes fraction", "data"), xytext=(0, 4),
+                textcoords="offset points", ha="right", va="bottom", fontsize=10, color="#444444")
+    ax.set_ylim(0, max(68, float((saved.accuracy_mean + saved.accuracy_std).max()) * 100 + 16))
+    lo = min(float(saved.mmacs.min()), float(live.mmacs.min())) / 1.15
+    hi = max(float(saved.mmacs.max()), float(live.mmacs.max())) * 1.15
+    ax.set_xlim(lo, hi)
+    ax.legend(loc="upper center", ncols=3, fontsize=11)  # above the curves, in the room made for it
+    if note:
+        ax.text(0.01, 0.07, "live: " + note, transform=ax.transAxes, fontsize=10, color="#444444")
+    return fig
+
+
+@styled
+def run_vs_run(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str, str] = ("first", "second"),
+               title: str = "One sweep, two runs") -> Figure:
+    """Each shared trial's accuracy in one run against the other (±1 std both ways), coloured by
+    rule, with the diagonal where the runs agree exactly."""
+    fig, ax = plt.subplots(figsize=(7.5, 7))
+    shared = [t for t in first.trial_id if t in set(second.trial_id)]
+    x, y = first.loc[shared], second.loc[shared]
+    for rule in dict.fromkeys(x.rule):
+        m = (x.rule == rule).to_numpy()
+        ax.errorbar(x.accuracy_mean[m] * 100, y.accuracy_mean[m] * 100, xerr=x.accuracy_std[m] * 100,
+                    yerr=y.accuracy_std[m] * 100, fmt="o", capsize=4, color=RULE_COLOURS.get(rule, GREY), label=rule)
+    values = [*(x.accuracy_mean - x.accuracy_std), *(y.accuracy_mean - y.accuracy_std),
+              *(x.accuracy_mean + x.accuracy_std), *(y.accuracy_mean + y.accuracy_std)]
+    lo, hi = min(values) * 100 - 2, max(values) * 100 + 2
+    ax.plot([lo, hi], [lo, hi], color=GREY, linestyle="--", linewidth=1.5, label="the same accuracy")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", title=title,
+           xlabel=f"{names[0]}: test accuracy, %", ylabel=f"{names[1]}: test accuracy, %")
+    ax.legend(loc="upper left", fontsize=11)
+    return fig
+
+
+@styled
+def grid_accuracy_vs_cost(table: "pd.DataFrame",
+                          title: str = "The same nominal φ = 1, very different real costs") -> Figure:
+    """Lesson 06: each searched (alpha, beta, gamma) at its real MACs over the base's (``budget_x``),
+    accuracy with seed spread, coloured by the share of log(α·β²·γ²) spent on resolution (2·log γ)."""
+    import numpy as np
+    from matplotlib import cm, colors
+
+    fig, ax = plt.subplots(figsize=(11, 6), layout="constrained")  # before the colour bar is made
+    share = 2 * np.log(table.gamma.astype(float)) / np.log(table.alpha * table.beta**2 * table.gamma**2)
+    norm = colors.Normalize(0, 1)
+    cmap = plt.get_cmap("viridis")
+    for row, s in zip(table.itertuples(), share):
+        colour = cmap(norm(s))
+        paper = bool(row.extra.get("paper_point"))
+        ax.errorbar(row.budget_x, row.accuracy_mean * 100, yerr=row.accuracy_std * 100, color=colour,
+                    marker="*" if paper else "o", markersize=17 if paper else 10, markeredgecolor=BLACK,
+                    capsize=5, zorder=3)
+        ax.scatter([row.budget_x] * len(row.accuracies), [a * 100 for a in row.accuracies], color=colour,
+                   alpha=0.4, s=22, zorder=2)
+        # label above the error bar; below it when a more accurate neighbour's label would collide
+        top = lambda r: max(r.accuracy_mean + r.accuracy_std, max(r.accuracies))  # noqa: E731
+        below = any(abs(o.budget_x - row.budget_x) < 0.15 and o.accuracy_mean > row.accuracy_mean
+                    and abs(top(o) - top(row)) < 0.02 for o in table.itertuples() if o.trial_id != row.trial_id)
+        edge = (min(row.accuracy_mean - row.accuracy_std, min(row.accuracies)) if below else
+                max(row.accuracy_mean + row.accuracy_std, max(row.accuracies))) * 100
+        ax.annotate(f"({row.alpha:g}, {row.beta:g}, {row.gamma:g})", (row.budget_x, edge),
+                    xytext=(0, -8 if below else 8), textcoords="offset points", ha="center",
+                    va="top" if below else "bottom", fontsize=10)
+    ax.axvline(2.0, color=GREY, linestyle="--", linewidth=1.5)
+    ax.annotate("nominal 2×", (2.0, 0.99), xycoords=("data", "axes fraction"), xytext=(4, 0),
+                textcoords="offset points", va="top", fontsize=11, color="#444444")
+    bar = fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02)
+    bar.set_label("share of the cost spent on resolution, 2·ln γ / ln(α·β²·γ²)")
+    ax.set(xlabel="real MACs at φ = 1 over the base's (budget_x)", ylabel="test accuracy, %", title=title)
+    ax.set_xlim(float(table.budget_x.min()) - 0.15, float(table.budget_x.max()) + 0.15)
+    low = float((table.accuracy_mean - table.accuracy_std).min()) * 100
+    high = float((table.accuracy_mean + table.accuracy_std).max()) * 100
+    ax.set_ylim(low - 3.5, high + 2.5)
+    ax.text(0.99, 0.01, "labels: (α, β, γ); star: the paper's point\n" + _provenance(table),
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=10, color="#444444")
+    return fig
+
+
+@styled
+def objective_penalty(ws: Sequence[float] = (0.0, -0.07, -0.15), span: tuple[float, float] = (1 / 8, 8),
+                      hard: bool = True) -> Figure:
+    """Lesson 07: the factor the NAS objective multiplies accuracy by, against MACs / T, for a few
+    soft exponents ``w`` and (``hard``) MnasNet's hard constraint."""
+    import numpy as np
+
+    from ..nas import hard_objective, objective
+
+    ratios = np.geomspace(span[0], span[1], 400)
+    fig, ax = plt.subplots(figsize=(10, 5.6))
+    for w, colour in zip(ws, (BLACK, BLUE, SKY, PURPLE, GREEN)):
+        label = f"soft, w = {w:g}" + ("  (accuracy only)" if w == 0 else "  (the paper's)" if w == -0.07 else "")
+        ax.plot(ratios, objective(np.ones_like(ratios), ratios, 1.0, w), color=colour, label=label)
+    if hard:
+        ax.plot(ratios, hard_objective(np.ones_like(ratios), ratios, 1.0), color=RED, linestyle="--",
+                label="hard: 1 up to T, then T / MACs")
+    ax.axvline(1.0, color=GREY, linestyle=":", linewidth=1.5)
+    ax.annotate("MACs = T", (1.0, 0.02), xycoords=("data", "axes fraction"), xytext=(5, 0),
+                textcoords="offset points", fontsize=11, color="#444444")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(xlabel="MACs / T (log scale)", ylabel="score / accuracy  =  (MACs / T)^w",
+           title="How the objective weighs cost", ylim=(0, 1.45))
+    ax.legend(loc="lower left")
+    return fig
+
+
+def _objective_curve(state: "pd.DataFrame", score: float, macs):
+    import numpy as np
+
+    target, w = state.attrs["target"], state.attrs["w"]
+    if state.attrs["mode"] == "hard":
+        return score * np.where(macs <= target, 1.0, macs / target)
+    return score * (macs / target) ** -w
+
+
+class ObjectiveFigure(LiveFigure):
+    """A ranked objective table (``states.objective_state``) drawn once into ``fig``: left, accuracy
+    against MACs with the Pareto front, T and the curve of equal score through the winner; right,
+    the scores, best on top. ``update(state)`` moves the same artists to another ranking of the
+    same models (another w, T or mode); a table of other models is drawn anew."""
+
+    def __init__(self, fig: Figure, state: "pd.DataFrame", title: str | None = None,
+                 label_all: bool | None = None) -> None:
+        self.figure, self.title, self.label_all = fig, title, label_all
+        self.moving: list = []   # a new w or T moves most of the figure: ``jpeg`` draws it whole
+        self._draw(state)
+
+    @staticmethod
+    def _models(state: "pd.DataFrame") -> tuple:
+        return tuple(sorted(zip(map(str, state.index), state.macs, state.accuracy)))
+
+    def _draw(self, state: "pd.DataFrame") -> None:
+        fig = self.figure
+        fig.clear()
+        self.left, self.right = left, right = fig.subplots(1, 2, width_ratios=(1.45, 1))
+        self.models = self._models(state)
+        mmacs, acc = state.macs / 1e6, state.accuracy * 100
+        left.scatter(mmacs, acc, s=70, color=BLUE, edgecolor=BLACK, linewidth=0.6, zorder=3, label="model")
+        front = state[state.pareto].sort_values("macs")
+        left.plot(front.macs / 1e6, front.accuracy * 100, color=GREEN, linewidth=2, zorder=2, drawstyle="steps-post",
+                  label="Pareto front")
+        (self.curve,) = left.plot([], [], color=RED, linestyle="--", linewidth=1.8, label="equal score to the winner")
+        self.winner = left.scatter([0], [0], s=380, marker="*", color=RED, edgecolor=BLACK, zorder=4, label="winner")
+        self.t_line = left.axvline(1, color=GREY, linestyle=":", linewidth=1.8)
+        self.t_text = left.annotate("", (1, 0.98), xycoords=("data", "axes fraction"), xytext=(5, 0),
+                                    textcoords="offset points", fontsize=11, va="top", color="#444444")
+        self.names: list = []
+        left.set_xscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        left.xaxis.set_major_formatter(plain)
+        self.lo, self.hi = float(mmacs.min()) / 1.6, float(mmacs.max()) * 1.6
+        span = float(acc.max() - acc.min()) or 1.0
+        left.set(xlabel="MMACs per image (log scale)", ylabel="accuracy, %",
+                 ylim=(float(acc.min()) - 0.25 * span, float(acc.max()) + 0.3 * span))
+        self.legend = left.legend(loc="best", fontsize=10)
+        self.bars = right.barh([str(n) for n in state.index[::-1]], [0.0] * len(state), edgecolor=BLACK, linewidth=0.6)
+        self.bar_labels = [right.annotate("", (0, bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
+                                          textcoords="offset points", va="center", ha="left", fontsize=11)
+                           for bar in self.bars]
+        right.set(title="Ranked (blue: MACs ≤ T; light: above)")
+        right.grid(axis="y", visible=False)
+        self.provenance = fig.supxlabel("", fontsize=10, color="#444444", x=0.01, ha="left")
+        self.update(state)
+
+    def update(self, state: "pd.DataFrame") -> Figure:
+        """Show ``state``: a ranking of the models drawn at the start, or of others (drawn anew)."""
+        import numpy as np
+
+        if self._models(state) != self.models:
+            self._draw(state)
+            return self.figure
+        target, mode, w = state.attrs["target"], state.attrs["mode"], state.attrs["w"]
+        rule = f"soft, w = {w:g}" if mode == "soft" else "hard constraint"
+        best = state.iloc[0]
+        grid = np.geomspace(min(self.lo, target / 1e6 / 1.2), max(self.hi, target / 1e6 * 1.2), 300)
+        self.curve.set_data(grid, _objective_curve(state, float(best.score), grid * 1e6) * 100)
+        self.winner.set_offsets([[best.macs / 1e6, best.accuracy * 100]])
+        self.legend.get_texts()[3].set_text(f"winner: {best.name}")
+        self.t_line.set_xdata([target / 1e6, target / 1e6])
+        self.t_text.xy = (target / 1e6, 0.98)
+        self.t_text.set_text(f"T = {target / 1e6:,.4g} MMACs")
+        for text in self.names:
+            text.remove()
+        label_all = len(state) <= 10 if self.label_all is None else self.label_all
+        labelled = (state if label_all else state.head(3)).sort_values("macs")
+        self.names = [self.left.annotate(str(name), (row.macs / 1e6, row.accuracy * 100),  # alternate sides:
+                                         xytext=(9 if k % 2 == 0 else -9, 0), textcoords="offset points",  # less overlap
+                                         fontsize=10, va="center", ha="left" if k % 2 == 0 else "right")
+                      for k, (name, row) in enumerate(labelled.iterrows())]
+        left = self.left
+        left.set_xlim(min(grid), max(grid))
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        # less than ~1.5 decades: label the minor ticks too, in plain numbers
+        left.xaxis.set_minor_formatter(plain if max(grid) / min(grid) < 30 else FuncFormatter(lambda v, _: ""))
+        left.set_title(self.title or f"Accuracy against cost ({rule})")
+        order = state.iloc[::-1]
+        for bar, label, name, macs, score in zip(self.bars, self.bar_labels, order.index, order.macs, order.score):
+            bar.set_width(score)
+            bar.set_color(RED if name == best.name else (BLUE if macs <= target else SKY))
+            bar.set_edgecolor(BLACK)
+            label.xy = (score, bar.get_y() + bar.get_height() / 2)
+            label.set_text(f"{score:.3f}")
+        self.right.set_yticks(range(len(order)), [str(n) for n in order.index])
+        smin, smax = float(state.score.min()), float(state.score.max())
+        self.right.set_xlim(max(0.0, smin - 0.15 * (smax - smin + 1e-9) - 0.02),
+                            smax + 0.25 * (smax - smin + 1e-9) + 0.02)
+        self.right.set_xlabel("score" + (" = ACC·(MACs/T)^w" if mode == "soft" else " (hard constraint)"))
+        self.provenance.set_text("data: " + state.attrs.get("provenance", ""))
+        self.redraw_all = True
+        return self.figure
+
+
+def draw_objective(fig: Figure, state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None) -> Figure:
+    """Fill ``fig`` with a ranked objective table (see ``ObjectiveFigure``)."""
+    return ObjectiveFigure(fig, state, title, label_all).figure
+
+
+@styled
+def objective_ranking(state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None) -> Figure:
+    """``draw_objective`` on a new figure (the static version of the lesson-07 explorer)."""
+    fig = plt.figure(figsize=(14, 5.8))
+    return draw_objective(fig, state, title, label_all)
+
+
+@styled
+def cam_overlays(images, rows: Mapping[str, tuple], labels: Sequence[str],
+                          title: str = "Class activation maps: where each model looks") -> Figure:
+    """Lesson 08: the images (top row) and, for each model, its CAM over the image.
+
+    ``images``: uint8 (N, 3, H, W); ``rows``: model name -> (maps (N, H, W) in [0, 1], predicted
+    class names, probabilities); ``labels``: the true class names."""
+    n = len(labels)
+    fig, axes = plt.subplots(1 + len(rows), n, figsize=(2.9 * n, 3.15 * (1 + len(rows))), squeeze=False)
+    pictures = images.permute(0, 2, 3, 1).cpu().numpy()
+    for j in range(n):
+        axes[0, j].imshow(pictures[j])
+        axes[0, j].set_title(labels[j], fontsize=12, fontweight="bold")
+        for i, (name, (maps, predicted, probability)) in enumerate(rows.items(), start=1):
+            ax = axes[i, j]
+            ax.imshow(pictures[j])
+            ax.imshow(maps[j].cpu().numpy(), cmap="inferno", alpha=0.55, vmin=0, vmax=1,
+                      extent=(-0.5, pictures.shape[2] - 0.5, pictures.shape[1] - 0.5, -0.5))
+            right = predicted[j] == labels[j]
+            ax.set_title(f"{'✓' if right else '✗'} {predicted[j]} ({probability[j]:.0%})", fontsize=11,
+                         color=GREEN if right else RED)
+    for i, name in enumerate(["image", *rows]):
+        axes[i, 0].set_ylabel(name, fontsize=13, fontweight="bold")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    fig.suptitle(title)
+    return fig
