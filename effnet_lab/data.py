@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import Resolution, as_hw, check_positive_int, check_resolution
-from .runtime import DATA_ENV, atomic_save, cache_dir, data_root
+from .runtime import DATA_ENV, TORCH_LOAD_ERRORS, atomic_save, cache_dir, data_root
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 # Part of every decode cache key: a change to how files decode (2: 16-bit greyscale scaled, not clipped)
@@ -221,7 +221,9 @@ def load_folder(root: "str | Path", image_size: Resolution | None = None, cache:
         try:
             saved = torch.load(path, weights_only=True)
             return ImageTensors(saved["images"], saved["labels"], saved["classes"], str(root))
-        except Exception:  # a damaged cache is only a cache: decode again
+        except (*TORCH_LOAD_ERRORS, TypeError) as exc:  # only a cache: said, removed, decoded again
+            warnings.warn(f"the decode cache {path} is damaged ({type(exc).__name__}: {exc}); decoding {root} "
+                          f"again", stacklevel=2)
             path.unlink(missing_ok=True)
     images, labels, bad = _decode(files, size, classes, root)
     if bad:

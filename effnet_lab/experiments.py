@@ -62,9 +62,7 @@ class Settings:
     """What every trial of a sweep shares; stored with each result so a resume can check it."""
 
     data: str = "cifar10"
-    # Training images per class and epochs. A first attempt with 200 x 15 epochs (225 SGD steps)
-    # left the 2x and 4x models *less* accurate than the base (deeper ones near chance): too few
-    # steps for bigger models, not a finding about scaling. 300 x 30 gives them ~700 steps.
+    # enough SGD steps (~700) for the 4x models to learn at all (results/README.md, "Notes from the code")
     per_class: int = 300
     test_per_class: int | None = None  # None: the whole test split (a quick run tests on a slice)
     epochs: int = 30
@@ -82,9 +80,7 @@ class Settings:
     seeds: tuple[int, ...] = (0, 1, 2)
     budgets: tuple[float, ...] = (1.0, 2.0, 4.0)
     tolerance: float = 0.1          # grid search: |alpha * beta^2 * gamma^2 - 2| <= tolerance
-    # Six keep the four default sweeps at about three hours on a 2-core CPU; the committed runs used
-    # nine (--max-candidates 9: the same six and three more, as farthest-point sampling adds points).
-    max_candidates: int = 6
+    max_candidates: int = 6         # the default run's time on a CPU (results/README.md); committed: 9
     variants: tuple[str, ...] = ("b1", "b2", "b3")
     resolutions: tuple[int, ...] = (64, 96, 128)
     base: ModelConfig = CIFAR_BASE
@@ -415,9 +411,7 @@ def load_results(sweep: str, folder: "str | Path | None" = None):
     if table.empty:
         raise ValueError(f"{str(path)!r} holds no trials yet")
     settings = Settings.from_dict(table.settings.iloc[0])
-    # rows do not store the class count; the one whose parameter count matches the first row's
-    first = ModelConfig.from_dict(table.config.iloc[0])
-    classes = next((n for n in (10, 100, 1000) if analytic_cost(first, num_classes=n).params == table.params.iloc[0]), 10)
+    classes = recorded_classes(table)
     # a file that grew holds lines of several plans: their trials in the order of the first plan, then the next
     order: list[str] = []
     for stored in dict.fromkeys(json.dumps(d, sort_keys=True) for d in table.settings):
@@ -431,6 +425,20 @@ def load_results(sweep: str, folder: "str | Path | None" = None):
     table["seeds_n"] = table.seeds.map(len)
     table["budget_x"] = table.macs / base_macs
     return table
+
+
+def recorded_classes(table) -> int:
+    """The class count a results table was trained with: its ``num_classes`` column. Lines written
+    before it was recorded (the committed results: CIFAR-10 and Imagenette, 10 classes each) are
+    matched by the first row's parameter count, which the classifier's size fixes."""
+    if "num_classes" in table and table.num_classes.notna().all():
+        return int(table.num_classes.iloc[0])
+    first = ModelConfig.from_dict(table.config.iloc[0])
+    for n in (10, 100, 1000):
+        if analytic_cost(first, num_classes=n).params == table.params.iloc[0]:
+            return n
+    raise ValueError(f"results lines without num_classes whose parameter count ({table.params.iloc[0]:,}) matches "
+                     f"no 10, 100 or 1000 classes; add \"num_classes\" to each line")
 
 
 def results_path(out_dir: "str | Path", sweep: str) -> Path:
@@ -473,7 +481,8 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
         path = results_path(out_dir, sweep)
         try:
             rows = ResultsStore(path).read()
-        except ValueError:  # a damaged or foreign file is reported when its own sweep runs
+        except ValueError as exc:  # refused when its own sweep runs; here only its networks are not reused
+            warnings.warn(f"not reusing networks from {path}: {exc}", stacklevel=2)
             continue
         for row in rows:
             if row.get("reused_from") or {k: recorded(row).get(k) for k in TRAINING_SETTINGS} != wanted:
@@ -710,5 +719,6 @@ def _row(sweep, trial, cost, base_macs, settings, train, test, origin: dict, mea
         "resolution": trial.config.to_dict()["resolution"], "macs": cost.macs, "params": cost.params,
         "budget": trial.budget, "budget_ratio": cost.macs / (trial.budget * base_macs) if trial.budget else None,
         "seeds": list(settings.seeds), **measured, "n_train": len(train), "n_test": len(test),
+        "num_classes": len(train.classes),
         "config": trial.config.to_dict(), "settings": settings.to_dict(), "extra": trial.extra, **origin, "date": finished,
     }

@@ -107,6 +107,18 @@ class Latency:
 
 
 
+def synchronizer(device: "torch.device"):
+    """What waits for ``device`` to finish its queued work: a GPU (CUDA or Apple's MPS) runs
+    asynchronously, so a clock read without it measures how fast work is queued, not done."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.synchronize
+    if device.type == "mps":
+        return torch.mps.synchronize
+    return lambda: None
+
+
 def latency(model: "nn.Module", resolution: Resolution | None = None, device: "str | None" = None,
             batch_size: int = 1, warmup: int = 3, repeats: int = 10) -> Latency:
     """Median forward latency (eval mode, no autograd) on ``device`` (default: where the model is)."""
@@ -123,7 +135,7 @@ def latency(model: "nn.Module", resolution: Resolution | None = None, device: "s
     try:
         model.to(dev)
         x = torch.randn(batch_size, 3, h, w, device=dev)
-        sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+        sync = synchronizer(dev)
         samples = []
         with torch.inference_mode():
             for i in range(warmup + repeats):

@@ -8,6 +8,7 @@ Standard library only at import time; torch is imported inside the functions tha
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,9 @@ QUICK_ENV = "EFFNET_LAB_QUICK"      # "1": small slices and short runs (CI sets 
 DATA_ENV = "EFFNET_LAB_DATA"        # a folder holding one folder per dataset: cifar10/, imagenet-subset/
 CACHE_ENV = "EFFNET_LAB_CACHE"      # where decoded tensors are kept
 RESULTS_ENV = "EFFNET_LAB_RESULTS"  # the committed sweep results (default: the repository's results/)
+# What torch.load raises for a file it cannot read back: empty (EOFError), truncated (RuntimeError),
+# not a torch file (KeyError, pickle's UnpicklingError), unreadable (OSError)
+TORCH_LOAD_ERRORS = (OSError, RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from torch import nn
 from .checks import as_hw, check_finite, check_positive_int, check_resolution
 from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES
 from .data import DeviceLoader, ImageTensors
-from .runtime import atomic_save, pick_device
+from .runtime import TORCH_LOAD_ERRORS, atomic_save, pick_device
 
 
 @dataclass
@@ -184,11 +184,40 @@ def predict(model: nn.Module, x: torch.Tensor, tta: bool = False) -> torch.Tenso
     return logits
 
 
+def autocast_dtype(device: torch.device, amp: bool) -> "torch.dtype | None":
+    """What ``amp`` computes in on ``device``: bfloat16 on a CUDA GPU that has it (Ampere and later),
+    float16 on one without (T4, V100: Colab), None (float32) elsewhere and without ``amp``."""
+    if not amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
 def _autocast(device: torch.device, amp: bool):
-    if amp and device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, enabled=False)
+    dtype = autocast_dtype(device, amp)
+    # nullcontext, not autocast(enabled=False): older torch refuses an MPS autocast even when disabled
+    return torch.autocast("cuda", dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def grad_scaler(device: torch.device, amp: bool) -> "torch.amp.GradScaler":
+    """A loss scaler, enabled for float16 autocast only: float16's small range makes small gradients
+    underflow to zero unless the loss is scaled up first (bfloat16 has float32's range: no scaler)."""
+    return torch.amp.GradScaler("cuda", enabled=autocast_dtype(device, amp) == torch.float16)
+
+
+def rng_state(device: torch.device) -> dict:
+    """The random state a resumed run needs: the CPU's, and every CUDA device's on a CUDA run
+    (dropout and stochastic depth draw there), so it continues as an uninterrupted run would."""
+    state = {"rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    """Restore what ``rng_state`` saved (a CPU run's checkpoint has no CUDA state, and needs none)."""
+    torch.set_rng_state(state["rng"].cpu())
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
 
 
 def _oom_message(batch_size: int) -> str:
@@ -213,13 +242,11 @@ def cudnn_autotune(device: "str | torch.device"):
 
 
 def uses_channels_last(device: "str | torch.device", channels_last: bool | None = None) -> bool:
-    """The memory layout ``fit`` trains in: ``channels_last`` if given, else NHWC on CUDA only."""
-    # channels_last (NHWC) by default on CUDA only. On a 2-core x86 CPU (torch 2.14, oneDNN) it
-    # trains this project's models 1.24-1.53x faster, but the CIFAR recipe (seed 0) ended 4 points
-    # lower with it than in NCHW (72.5 % vs 76.5 %; results/README.md). Early training here is
-    # chaotic (float32 and float64 part ways within ten steps), so one run per layout cannot say
-    # whether the layout matters; until seeds do, the CPU default stays the layout the recipe was
-    # measured with, and channels_last=True opts in.
+    """The memory layout ``fit`` trains in: ``channels_last`` if given, else NHWC on CUDA only.
+
+    On a CPU NHWC trains faster, but the recipe was measured in NCHW and one run per layout cannot
+    tell a layout effect from run-to-run spread (results/README.md, ``cifar10_recipe_channels_last``),
+    so the CPU default stays the layout of the measurements and ``channels_last=True`` opts in."""
     return torch.device(device).type == "cuda" if channels_last is None else bool(channels_last)
 
 
@@ -298,9 +325,9 @@ def _resume_state(path: Path, device: torch.device, options: dict) -> dict:
     schedule while its caller records the new options, so any difference is refused by name."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # truncated, overwritten, not a torch file: nothing to resume from
+    except TORCH_LOAD_ERRORS as exc:  # truncated, overwritten, not a torch file: nothing to resume from
         raise ValueError(f"checkpoint {str(path)!r} is damaged ({type(exc).__name__}); delete it to start the run "
-                         f"afresh, or use another --out folder") from None
+                         f"afresh, or use another --out folder") from exc
     needed = {"model", "optimizer", "schedule", "rng", "epoch", "epochs", "history"}
     if not isinstance(state, dict) or not needed <= set(state):
         raise ValueError(f"{str(path)!r} is not a checkpoint that fit wrote (it needs {', '.join(sorted(needed))}); "
@@ -397,6 +424,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     steps = epochs * len(train_loader)
     sched = _make_schedule(schedule, opt, steps, int(warmup_epochs * len(train_loader)))
     history, start = History(), 0
+    scaler = grad_scaler(dev, amp)
 
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None:  # what a resume must share with the run that wrote the checkpoint: every option
@@ -412,7 +440,9 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         sched.load_state_dict(state["schedule"])
         if averaged is not None:
             averaged.load_state_dict(state["ema"])
-        torch.set_rng_state(state["rng"].cpu())
+        set_rng_state(state, dev)
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         history, start = History.from_dicts(state["history"]), state["epoch"]
 
     step_fn = (torch.compile(model) if compile is True else
@@ -434,8 +464,9 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
                         logits = step_fn(x)
                         loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
+                    scaler.scale(loss).backward()   # with the scaler off: loss.backward(), opt.step()
+                    scaler.step(opt)
+                    scaler.update()
                 except torch.OutOfMemoryError:
                     raise RuntimeError(_oom_message(batch_size)) from None
                 sched.step()
@@ -467,9 +498,10 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
                            f"{val_text}, {e.images_per_second:.0f} img/s")
             if path is not None:
                 atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "schedule": sched.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch + 1,
+                             "schedule": sched.state_dict(), **rng_state(dev), "epoch": epoch + 1,
                              "epochs": epochs, "history": history.to_dicts(), "options": options,
                              **({"ema": averaged.state_dict()} if averaged is not None else {}),
+                             **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
                              **(checkpoint_extra or {})}, path)
     if averaged is not None:  # the model handed back is the one that was evaluated
         model.load_state_dict(averaged.model.state_dict())
@@ -494,8 +526,8 @@ def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"{str(path)!r} is not a readable effnet_lab checkpoint ({type(exc).__name__}: {exc})") from None
+    except TORCH_LOAD_ERRORS as exc:  # kept as the cause
+        raise ValueError(f"{str(path)!r} is not a readable effnet_lab checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, dict) or not {"model", "config", "classes"} <= set(state):
         raise ValueError(f"{str(path)!r} is not an effnet_lab training checkpoint (it needs model, config "
                          f"and classes entries; torchvision weights load with load_torchvision_weights)")

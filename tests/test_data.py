@@ -1,3 +1,4 @@
+import re
 import warnings
 
 import pytest
@@ -28,8 +29,12 @@ def test_decoded_tensors_are_cached_and_keyed_by_content(image_folder, tmp_path)
     make_image_folder(image_folder, ("cat",), {"train": 13})  # one more cat: a new cache entry
     assert len(data.load(image_folder, "train")) == 37
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
-    cached[0].write_bytes(b"damaged")  # a damaged cache file is decoded anew, not an error
-    assert len(data.load(image_folder, "train")) == 37
+    # a damaged cache file (truncated, empty, foreign) is decoded anew, not an error, and the warning names it
+    for damage in (b"damaged", b"", b"not a torch file at all" * 10):
+        for path in (tmp_path / "cache").glob("*.pt"):
+            path.write_bytes(damage)
+        with pytest.warns(UserWarning, match=rf"the decode cache {re.escape(str(tmp_path / 'cache'))}/\S+\.pt is damaged"):
+            assert len(data.load(image_folder, "train")) == 37
 
 
 def test_named_datasets_come_from_the_data_root(image_folder, monkeypatch):

@@ -35,3 +35,17 @@ def test_ci_runs_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make lab" in readme
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_the_declared_torch_floor_is_the_torch_under_test():
+    """The floor is a promise only a run at the floor keeps: CI installs the floor's release (this
+    machine's pip constraints), so the floor's major.minor must be the torch these tests run on."""
+    import torch
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floor = dict(split(r) for r in project["dependencies"])["torch"]
+    assert floor.startswith(">=")
+    wanted = tuple(int(v) for v in floor[2:].split(".")[:2])
+    running = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2])
+    assert running == wanted, (f"tests run on torch {torch.__version__}, but pyproject declares torch{floor}: "
+                               f"raise the floor to what is tested, or test at the floor")

@@ -56,17 +56,23 @@ def macs_curve(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: floa
 
 
 @lru_cache(maxsize=1)
-def published_points() -> "pd.DataFrame":
-    """B0–B7 at their own resolution: nominal phi (= the variant number), MACs and params vs B0."""
-    import pandas as pd
-
+def _published_rows() -> tuple[dict, ...]:
     base_macs, base_params, _ = _base_cost()
     rows = []
     for k, name in enumerate(PUBLISHED):
         cost = analytic_cost(name)
         rows.append(dict(name=name.upper(), phi=float(k), macs=cost.macs, params=cost.params,
                          macs_ratio=cost.macs / base_macs, params_ratio=cost.params / base_params))
-    return pd.DataFrame(rows).set_index("name")
+    return tuple(rows)
+
+
+def published_points() -> "pd.DataFrame":
+    """B0–B7 at their own resolution: nominal phi (= the variant number), MACs and params vs B0.
+
+    A new table on every call (the counts behind it are cached): a caller may change it freely."""
+    import pandas as pd
+
+    return pd.DataFrame(list(_published_rows())).set_index("name")
 
 
 def stage_table(config: ModelConfig) -> "pd.DataFrame":
