@@ -47,13 +47,19 @@ class Layer(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 
 
+def _op(stage: int, block: int, name: str, op: str, out_shape: tuple[int, int, int], *, macs: int = 0,
+        params: int = 0, other_ops: int = 0, saved_bytes: int = 0) -> Layer:
+    """A ``Layer`` by name: every count not given is zero."""
+    return Layer(stage, block, name, op, out_shape, macs, params, other_ops, saved_bytes)
+
+
 def _conv(stage, block, name, c_in, c_out, k, s, h, w, groups=1, bias=False, op="conv"):
     ho, wo = conv_out(h, k, s), conv_out(w, k, s)
     weights = k * k * (c_in // groups) * c_out
     macs = weights * ho * wo + (c_out * ho * wo if bias else 0)
     # a conv keeps its input for the weight gradient
-    return Layer(stage, block, name, op, (c_out, ho, wo), macs, weights + (c_out if bias else 0), 0,
-                 F32 * c_in * h * w)
+    return _op(stage, block, name, op, (c_out, ho, wo), macs=macs, params=weights + (c_out if bias else 0),
+               saved_bytes=F32 * c_in * h * w)
 
 
 def _conv_bn_act(stage, block, name, c_in, c_out, k, s, h, w, groups=1, act=True):
@@ -62,10 +68,11 @@ def _conv_bn_act(stage, block, name, c_in, c_out, k, s, h, w, groups=1, act=True
     c, ho, wo = conv.out_shape
     n = c * ho * wo
     # BatchNorm keeps its input (and per-channel statistics, which do not grow with the batch and
-    # are left out); the in-place SiLU keeps a copy of its input (its gradient needs what it overwrote).
-    layers = [conv, Layer(stage, block, f"{name}.bn", "bn", conv.out_shape, 0, 2 * c, 2 * n, F32 * n)]
+    # are left out); SiLU keeps its input too (its gradient is computed from it).
+    layers = [conv, _op(stage, block, f"{name}.bn", "bn", conv.out_shape, params=2 * c, other_ops=2 * n,
+                        saved_bytes=F32 * n)]
     if act:
-        layers.append(Layer(stage, block, f"{name}.act", "silu", conv.out_shape, 0, 0, n, F32 * n))
+        layers.append(_op(stage, block, f"{name}.act", "silu", conv.out_shape, other_ops=n, saved_bytes=F32 * n))
     return layers
 
 
@@ -82,17 +89,17 @@ def _mbconv(stage, block, name, spec, h, w, drop_rate):
         sq = spec.squeeze_channels
         layers += [
             # ptflops counts adaptive pooling twice (module hook + patched functional)
-            Layer(stage, block, f"{name}.se.pool", "pool", (e, 1, 1), 0, 0, 2 * n, 0),
+            _op(stage, block, f"{name}.se.pool", "pool", (e, 1, 1), other_ops=2 * n),
             _conv(stage, block, f"{name}.se.reduce", e, sq, 1, 1, 1, 1, bias=True, op="se-conv"),
-            Layer(stage, block, f"{name}.se.act", "silu", (sq, 1, 1), 0, 0, sq, F32 * sq),
+            _op(stage, block, f"{name}.se.act", "silu", (sq, 1, 1), other_ops=sq, saved_bytes=F32 * sq),
             _conv(stage, block, f"{name}.se.expand", sq, e, 1, 1, 1, 1, bias=True, op="se-conv"),
-            Layer(stage, block, f"{name}.se.gate", "sigmoid", (e, 1, 1), 0, 0, 0, F32 * e),
+            _op(stage, block, f"{name}.se.gate", "sigmoid", (e, 1, 1), saved_bytes=F32 * e),
             # x * gate keeps both factors (the gate is already counted): a second full-size map
-            Layer(stage, block, f"{name}.se.mul", "mul", (e, h, w), 0, 0, 0, F32 * n),
+            _op(stage, block, f"{name}.se.mul", "mul", (e, h, w), saved_bytes=F32 * n),
         ]
     layers += _conv_bn_act(stage, block, f"{name}.project", e, spec.out_channels, 1, 1, h, w, act=False)
     if spec.residual and drop_rate > 0:  # one float per image: the stochastic-depth coin
-        layers.append(Layer(stage, block, f"{name}.stochastic_depth", "mul", layers[-1].out_shape, 0, 0, 0, F32))
+        layers.append(_op(stage, block, f"{name}.stochastic_depth", "mul", layers[-1].out_shape, saved_bytes=F32))
     return layers
 
 
@@ -117,14 +124,16 @@ def _network_layers(config: ModelConfig, num_classes: int, repeats: bool) -> lis
         elif stage.layers > 1:
             groups += [(block(b, h, w), 1) for b in range(1, stage.layers)]
         block_id += stage.layers
-    c_last, c_head, hs = config.stages[-1].out_channels, config.head_channels, len(config.stages) + 2
-    head = _conv_bn_act(hs, 0, "head", c_last, c_head, 1, 1, h, w)
+    c_last, c_head = config.stages[-1].out_channels, config.head_channels
+    head_stage = len(config.stages) + 2
+    linear = c_head * num_classes + num_classes   # weights and biases: as many MACs as parameters
+    head = _conv_bn_act(head_stage, 0, "head", c_last, c_head, 1, 1, h, w)
     head += [
-        Layer(hs, 0, "pool", "pool", (c_head, 1, 1), 0, 0, 2 * c_head * h * w, 0),
+        _op(head_stage, 0, "pool", "pool", (c_head, 1, 1), other_ops=2 * c_head * h * w),
         # dropout keeps its mask (float32 on the CPU; CUDA's fused kernel keeps one byte per value)
-        Layer(hs, 0, "dropout", "dropout", (c_head, 1, 1), 0, 0, 0, F32 * c_head if config.dropout > 0 else 0),
-        Layer(hs, 0, "classifier", "linear", (num_classes, 1, 1), c_head * num_classes + num_classes,
-              c_head * num_classes + num_classes, 0, F32 * c_head),
+        _op(head_stage, 0, "dropout", "dropout", (c_head, 1, 1), saved_bytes=F32 * c_head if config.dropout > 0 else 0),
+        _op(head_stage, 0, "classifier", "linear", (num_classes, 1, 1), macs=linear, params=linear,
+            saved_bytes=F32 * c_head),
     ]
     groups.append((head, 1))
     return groups

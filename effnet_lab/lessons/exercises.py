@@ -1,7 +1,8 @@
 """Checkers for the lessons' exercises: ``check_…(answer)`` prints a tick or raises with a hint.
 
-Every expected value is computed from the library at check time (never typed in), so a checker
-cannot drift from the code it teaches. A wrong answer raises ``AssertionError`` with a hint that
+Every expected value is computed from the library or the committed results at check time (never
+typed in), and so are the numbers in the success messages, so a checker cannot drift from the code
+it teaches or the results it reads. A wrong answer raises ``AssertionError`` with a hint that
 does not give the answer away; an answer left as ``...`` raises ``NotImplementedError``.
 """
 
@@ -22,6 +23,15 @@ def _given(answer: object, exercise: str) -> None:
 
 def _ok(message: str) -> None:
     print(f"✓ Correct. {message}")
+
+
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+          "thirteen", "fourteen", "fifteen", "sixteen")
+
+
+def _word(n: float) -> str:
+    """A small whole number in words, as the messages read (others as digits)."""
+    return _WORDS[int(n)] if float(n).is_integer() and 0 <= n < len(_WORDS) else f"{n:g}"
 
 
 def _number(answer: object, exercise: str) -> float:
@@ -248,7 +258,9 @@ def check_best_rule_at_4x(answer: object) -> None:
     if str(answer).strip().lower() != expected:
         raise AssertionError(f"Best rule at 4×: {answer!r} is not it. Hint: filter the table to budget == 4 "
                              f"and look at accuracy_mean (or move the budget slider to 4×)")
-    _ok("On 3,000 CIFAR images only resolution still helps at 4×; the paper's ImageNet result differs.")
+    helps = list(at4.rule[at4.accuracy_mean > table[table.rule == "base"].accuracy_mean.iloc[0]])
+    what = f"only {expected} still helps" if helps == [expected] else f"{expected} helps most"
+    _ok(f"On {int(table.n_train.iloc[0]):,} CIFAR images {what} at 4×; the paper's ImageNet result differs.")
 
 
 def check_depth_drop_at_4x(answer: object) -> None:
@@ -258,7 +270,8 @@ def check_depth_drop_at_4x(answer: object) -> None:
     _close(answer, expected, "Depth drop at 4×", "100 * (accuracy_mean of 'depth-x4' - accuracy_mean of "
            "'base'); the sign matters", rel=0, abs_tol=0.05)
     blocks = [_config.ModelConfig.from_dict(table.loc[t, "config"]).num_blocks for t in ("base", "depth-x4")]
-    _ok(f"{expected:+.1f} points: {blocks[1]} blocks instead of {blocks[0]}, trained for the same 30 epochs.")
+    epochs = int(table.settings.iloc[0]["epochs"])
+    _ok(f"{expected:+.1f} points: {blocks[1]} blocks instead of {blocks[0]}, trained for the same {epochs} epochs.")
 
 
 def check_final_map_side(answer: object) -> None:
@@ -268,7 +281,10 @@ def check_final_map_side(answer: object) -> None:
     h, _ = config.table1().loc[9, "in_resolution"].split("x")
     _exact(answer, int(h), "Final map side", "with stem stride 1 only four convolutions have stride 2; or "
            "read the head's in_resolution from config.table1()")
-    _ok("The base's 32 px image ends as a 2x2 map; 64 px leaves the last stages four times the positions.")
+    base = _config.ModelConfig.from_dict(table.loc["base", "config"])
+    b, _ = base.table1().loc[9, "in_resolution"].split("x")
+    _ok(f"The base's {base.hw[0]} px image ends as a {b}x{b} map; {config.hw[0]} px leaves the last stages "
+        f"{_word((int(h) / int(b)) ** 2)} times the positions.")
 
 
 def check_implied_gamma(answer: object, alpha: float = 1.4, beta: float = 1.0) -> None:
@@ -286,7 +302,11 @@ def check_paper_rank(answer: object) -> None:
     expected = int(table.accuracy_mean.rank(ascending=False, method="min")[paper].iloc[0])
     _exact(answer, expected, "Paper's rank", "sort the grid-search table by accuracy_mean, best first, and find "
            "the row whose extra['paper_point'] is True")
-    _ok("Mid-table here, within the seed noise of the winner; on ImageNet with B0 it was the paper's choice.")
+    where = "Top" if expected == 1 else "Last" if expected == len(table) else "Mid-table"
+    best, mine = table.loc[table.accuracy_mean.idxmax()], table[paper].iloc[0]
+    near = ("within" if best.accuracy_mean - mine.accuracy_mean <= math.hypot(best.accuracy_std, mine.accuracy_std)
+            else "beyond")
+    _ok(f"{where} here, {near} the seed noise of the winner; on ImageNet with B0 it was the paper's choice.")
 
 
 def check_paper_budget(answer: object) -> None:
@@ -377,7 +397,8 @@ def check_cam_cells(answer: object) -> None:
 
     h, w = IMAGENETTE_BASE.replace(resolution=128).table1().loc[9, "in_resolution"].split("x")
     _exact(answer, int(h) * int(w), "CAM cells", "the last feature map is the input divided by the total stride")
-    _ok("Sixteen numbers per image: a CAM is coarse by construction, and more resolution makes it finer.")
+    _ok(f"{_word(int(h) * int(w)).capitalize()} numbers per image: a CAM is coarse by construction, and more "
+        f"resolution makes it finer.")
 
 
 def check_resolution_cost_ratio(macs_ratio: object, params_ratio: object) -> None:
