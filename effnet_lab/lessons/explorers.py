@@ -1,13 +1,18 @@
 """Slider explorers for the lessons: ipywidgets controls around a ``states`` function and a figure.
 
-Every change of a control calls the state function (numbers, milliseconds), shows its numbers
-first, then redraws the figure (``figures``, ``result_figures``). ``state`` and ``renders`` are
-kept on each explorer for tests and for the curious.
+``FigureExplorer`` owns the redraw loop. Every change of a control calls the state function
+(numbers, milliseconds) and shows its numbers at once; then the figure, drawn once
+(``figures.ScalingDashboard``, ``figures.ConstraintMaps``, ``result_figures.ObjectiveFigure``),
+moves its artists to the new state and is sent as a JPEG. Sliders update while they are dragged:
+in a kernel the figure is drawn by a thread that always draws the latest state, so a fast drag
+never queues figures. ``state`` and ``renders`` are kept on each explorer for tests and the curious.
 """
 
 from __future__ import annotations
 
 import html
+import re
+import threading
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
@@ -26,6 +31,24 @@ def _slider(description: str, value: float, lo: float, hi: float, step: float) -
     return widgets.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
                                readout_format=".2f", continuous_update=True,
                                style={"description_width": "2.5em"}, layout=widgets.Layout(width="24em"))
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (a notebook, the app), not a plain interpreter (the tests)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def shows_class(caption: str) -> str:
+    """The CSS class an explorer's image carries while it shows the state ``caption`` describes: a
+    browser can tell the figure of the controls' state from one still on its way."""
+    import hashlib
+
+    return "effnet-shows-" + hashlib.sha1(caption.encode()).hexdigest()[:12]
 
 
 class FigureExplorer(widgets.VBox):
@@ -47,6 +70,8 @@ class FigureExplorer(widgets.VBox):
         self.renders = 0
         self.state = None
         self.live = None        # the drawn figure (see ``draw``), made on the first render
+        self._shows = ""        # the image's class that names the state it shows
+        self._lock, self._pending, self._worker = threading.Lock(), None, None
         super().__init__([*rows, self.text, self.image])
         for control in controls:
             control.observe(lambda _change: self.render(), names="value")
@@ -64,13 +89,12 @@ class FigureExplorer(widgets.VBox):
     def update(self, state) -> None:
         self.live.update(state)
 
+    def caption(self, state) -> str:
+        """Which state the figure shows, in words (the image's class ``shows_class`` of it follows)."""
+        return html.unescape(re.sub(r"<[^>]+>", " ", self.describe(state))).split("\n")[0][:200]
+
     def render(self):
         """Compute the state for the controls as they are, show its numbers, then its figure."""
-        import matplotlib.pyplot as plt
-        from matplotlib.figure import Figure
-
-        from .style import STYLE
-
         try:
             state = self.compute()
         except ValueError as exc:  # a readable message in the page, never a traceback
@@ -79,14 +103,55 @@ class FigureExplorer(widgets.VBox):
             return self.state
         self.state = state
         self.text.value = self.describe(state)   # the numbers first (a few ms), then the figure
+        if self.live is not None and _in_kernel():
+            self._redraw_soon(state)
+        else:
+            self._redraw(state)
+        return state
+
+    def _redraw(self, state) -> None:
+        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
+
+        from .style import STYLE
+
         with plt.rc_context(STYLE):
             if self.live is None:
                 self.live = self.draw(Figure(figsize=self.figsize), state)
             else:
                 self.update(state)
-            self.image.value = self.live.jpeg(self.dpi)
+            image = self.live.jpeg(self.dpi)
+        with self.image.hold_sync():   # the picture and the class naming its state arrive together
+            self.image.value = image
+            self.image.remove_class(self._shows)
+            self._shows = shows_class(self.caption(state))
+            self.image.add_class(self._shows)
         self.renders += 1
-        return state
+
+    def _redraw_soon(self, state) -> None:
+        """In a kernel, the figure is drawn by a thread of the explorer's own, so the kernel goes on
+        reading the slider's messages meanwhile; the thread then draws the latest state only (the
+        states a drag passes through while a figure is drawn are skipped, not queued)."""
+        with self._lock:
+            self._pending = state
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._drain, daemon=True)
+                self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                state, self._pending = self._pending, None
+                if state is None:
+                    self._worker = None
+                    return
+            self._redraw(state)
+
+    def wait(self) -> None:
+        """Return when the figure shows the latest state (it is drawn in a thread in a kernel)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join()
 
 
 class CompoundScalingExplorer(FigureExplorer):
@@ -118,6 +183,9 @@ class CompoundScalingExplorer(FigureExplorer):
     def describe(self, state: ScalingState) -> str:
         return "<br>".join(f"<b>{line}</b>" if i == 0 else line for i, line in enumerate(state.headline.split("\n"))) + (
             f"<br><span class='effnet-exact'>exactly {state.macs:,} MACs and {state.params:,} parameters</span>")
+
+    def caption(self, state: ScalingState) -> str:
+        return state.headline.split("\n")[0]
 
     def draw(self, fig, state: ScalingState):
         from .figures import ScalingDashboard

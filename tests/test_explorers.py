@@ -1,0 +1,124 @@
+"""The explorers' update path: a state moves the artists of a figure drawn once, and what is sent
+is what a full redraw of that state would show."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from effnet_lab import experiments  # noqa: E402
+from effnet_lab.lessons import explorers, figures, result_figures, states, style  # noqa: E402
+
+
+def pixels(live) -> np.ndarray:
+    return np.asarray(live.figure.canvas.buffer_rgba(), dtype=float)[..., :3]
+
+
+def fresh(state) -> figures.ScalingDashboard:
+    live = figures.ScalingDashboard(Figure(figsize=(14, 8.2)), state, title=False)
+    live.jpeg(40)
+    return live
+
+
+def test_the_dashboard_moves_its_artists_to_a_new_state():
+    live = fresh(states.scaling_state(phi=1.0))
+    axes, bars = list(live.figure.axes), list(live.layer_bars)
+    state = states.scaling_state(alpha=1.4, phi=2.5)
+    live.update(state)
+    assert list(live.figure.axes) == axes and list(live.layer_bars) == bars   # the same artists, moved
+    assert [b.get_height() for b in live.mult_bars] == pytest.approx([state.depth, state.width, state.resolution_mult])
+    assert [b.get_height() for b in live.layer_bars] == list(state.stage_table.layers)
+    assert [b.get_height() for b in live.width_bars] == list(state.stage_table.channels)
+    assert [t.get_text() for t in live.layer_labels] == [str(n) for n in state.stage_table.layers]
+    assert live.marker.get_data()[0][0] == state.phi and live.marker.get_data()[1][0] == state.macs_ratio
+    assert list(live.real.get_ydata()) == list(state.curve_ratio)
+    assert live.legend.get_texts()[1].get_text() == f"(α·β²·γ²)^φ = {state.constraint:.3f}^φ"
+    assert live.mult_ax.get_ylim()[1] >= max(state.depth, state.width, state.resolution_mult) * 1.25
+
+
+def test_a_small_move_redraws_only_the_moving_artists_and_shows_what_a_full_redraw_shows(monkeypatch):
+    live = fresh(states.scaling_state(phi=1.0))
+    draws = []
+    real_draw = live.figure.canvas.draw
+    monkeypatch.setattr(live.figure.canvas, "draw", lambda: (draws.append(1), real_draw()))
+    state = states.scaling_state(phi=0.95)   # every bar's axis keeps its limit
+    live.update(state)
+    live.jpeg(40)
+    assert draws == []   # the background was reused: the limits stayed (nice_ceiling)
+    assert np.abs(pixels(live) - pixels(fresh(state))).mean() < 0.5
+    live.update(states.scaling_state(alpha=1.5, phi=0.95))  # new curves: everything is drawn again
+    live.jpeg(40)
+    assert draws == [1]
+
+
+def test_the_figure_saved_whole_still_shows_every_artist():
+    fig = figures.scaling_dashboard(states.scaling_state(phi=2.0))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=30)
+    assert not any(b.get_animated() for ax in fig.axes for b in ax.patches)
+    assert Image.open(buffer).size[0] > 100
+
+
+def test_nice_ceiling_steps():
+    assert [style.nice_ceiling(x) for x in (0.9, 1.0, 1.3, 1.31, 7.1, 12.5, 95)] == [1, 1, 1.5, 1.5, 8, 15, 100]
+
+
+def test_the_constraint_maps_move_only_the_point():
+    grid = experiments.load_results("grid-search")
+    data = states.constraint_map_data(experiments.CIFAR_BASE, np.linspace(1, 2, 11), np.linspace(1, 1.4, 9))
+    live = figures.ConstraintMaps(Figure(figsize=(14, 5.6)), data, grid, point=(1.2, 1.1))
+    live.jpeg(30)
+    live.update((1.5, 1.2))
+    assert [tuple(np.ravel(r.get_data())) for r in live.rings] == [(1.5, 1.2), (1.5, 1.2)]
+    assert live.moving == live.rings
+
+
+def test_the_objective_figure_follows_w_and_draws_another_table_anew():
+    live = result_figures.ObjectiveFigure(Figure(figsize=(14, 5.5)), states.objective_state("published", w=-0.07))
+    bars = list(live.bars)
+    state = states.objective_state("published", w=-0.4)
+    live.update(state)
+    assert list(live.bars) == bars
+    assert [b.get_width() for b in live.bars] == pytest.approx(list(state.score[::-1]))
+    assert [t.get_text() for t in live.right.get_yticklabels()] == [str(n) for n in state.index[::-1]]
+    assert tuple(live.winner.get_offsets()[0]) == pytest.approx((state.macs.iloc[0] / 1e6, state.accuracy.iloc[0] * 100))
+    assert live.legend.get_texts()[3].get_text() == f"winner: {state.index[0]}"
+    other = states.objective_state("grid-search")
+    live.update(other)
+    assert len(live.bars) == len(other) and live.models == live._models(other)
+
+
+def test_an_explorer_sends_a_jpeg_named_by_its_state():
+    explorer = explorers.CompoundScalingExplorer(dpi=20)
+    first = explorer.image.value
+    explorer.phi.value = 2.0
+    assert explorer.renders == 2 and explorer.image.value != first
+    assert explorer.image.format == "jpeg" and bytes(explorer.image.value[:3]) == b"\xff\xd8\xff"
+    shows = [c for c in explorer.image._dom_classes if c.startswith("effnet-shows-")]
+    assert shows == [explorers.shows_class(explorer.state.headline.split("\n")[0])]
+    assert all(s.continuous_update for s in (explorer.alpha, explorer.beta, explorer.gamma, explorer.phi))
+    assert isinstance(explorer.live, figures.ScalingDashboard)
+
+
+def test_every_figure_explorer_shares_the_one_redraw_loop():
+    for cls in (explorers.CompoundScalingExplorer, explorers.GridExplorer, explorers.ObjectiveExplorer):
+        assert issubclass(cls, explorers.FigureExplorer) and "render" not in vars(cls)
+
+
+def test_in_a_kernel_a_drag_draws_the_latest_state_and_skips_the_ones_it_passed(monkeypatch):
+    monkeypatch.setattr(explorers, "_in_kernel", lambda: True)
+    explorer = explorers.CompoundScalingExplorer(dpi=20)
+    for k in range(1, 16):   # faster than figures are drawn: the states in between are skipped
+        explorer.phi.value = round(1.0 + 0.05 * k, 2)
+        assert explorer.state.phi == explorer.phi.value   # the numbers follow at once
+    explorer.wait()
+    assert 2 <= explorer.renders < 16
+    assert explorer._shows == explorers.shows_class(states.scaling_state(phi=1.75).headline.split("\n")[0])
