@@ -263,7 +263,7 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import dataclasses
 
     from .data import cache_dir, resolve
-    from .experiments import check_shard, default_settings, quick_settings, results_path, run_sweep
+    from .experiments import default_settings, quick_settings, results_path, run_sweep
     from .notebook import quick_mode
 
     quick = args.quick or quick_mode()
@@ -286,18 +286,27 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"quick mode never writes to a results/ folder (got --out {args.out}); choose another --out")
     _out_folder(str(out), parser)
     checkpoints = out / "checkpoints" if args.name == "imagenette-resolution" else None
-    shard = (1, 1)
-    if args.shard is not None:
-        try:
-            shard = tuple(int(v) for v in args.shard.split("/"))
-            if len(shard) != 2:
-                raise ValueError
-        except ValueError:
-            parser.error(f"argument --shard: expected I/N such as 2/4, got {args.shard!r}")
-        try:
-            check_shard(shard)
-        except ValueError as exc:
-            parser.error(str(exc))
+    try:
+        from .runners import RAY_MISSING, check_address, check_options
+
+        check_options(args.workers, args.address, args.gpus_per_trial)
+        if args.workers is not None or args.address is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("ray") is None:
+                parser.error(f"--{'workers' if args.workers is not None else 'address'}: {RAY_MISSING}")
+        if args.address is not None:
+            check_address(args.address)  # seconds, not the minute ray.init would keep retrying
+        elif args.gpus_per_trial is not None:
+            import torch
+
+            if not torch.cuda.is_available() or str(args.device or "").startswith("cpu"):
+                raise ValueError(f"gpus_per_trial {args.gpus_per_trial:g}: Ray sees no GPU "
+                                 f"{'(--device cpu)' if torch.cuda.is_available() else 'here'}; leave it out to train on CPUs")
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.storage is not None:
+        _out_folder(args.storage, parser)
     try:
         from .train import pick_device
 
@@ -305,8 +314,9 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     # an error from here on is one of the run (main reports it), not of the command line
-    run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints, shard=shard,
-              channels_last=CHANNELS_LAST[args.channels_last])
+    run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints,
+              channels_last=CHANNELS_LAST[args.channels_last], workers=args.workers, address=args.address,
+              gpus_per_trial=args.gpus_per_trial, storage=args.storage)
     print(f"results: {results_path(out, args.name)}")
     return 0
 
@@ -441,9 +451,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="imagenette-resolution: input sizes in pixels (default 64 96 128)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     _add_channels_last(p)
-    p.add_argument("--shard", metavar="I/N", help="train only part I of N: the plan's distinct networks are dealt out by "
-                                                  "MACs, largest first, to the lightest part (run the N parts at once to "
-                                                  "share a GPU or a CPU's cores; they append to one file)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="train N trials at once on a local Ray instance started for the run (needs "
+                        "pip install 'effnet-lab[ray]'; without it: one trial at a time, in this process)")
+    p.add_argument("--address", metavar="ADDRESS",
+                   help="train on the Ray cluster at ADDRESS instead (auto, HOST:PORT or ray://HOST:PORT); "
+                        "with --workers N, at most N trials at once")
+    p.add_argument("--gpus-per-trial", type=float, metavar="F",
+                   help="share of a GPU each trial takes on Ray, in (0, 1]: 0.25 lets four small trials share "
+                        "one (default: a local run shares its GPUs among the workers, a cluster gives each one)")
+    p.add_argument("--storage", metavar="PATH",
+                   help="folder for the work in progress (PATH/.partial/; default: --out). On a cluster every "
+                        "node must see it: a retried or resumed trial goes on from there")
     p.set_defaults(func=cmd_sweep)
     return parser
 
