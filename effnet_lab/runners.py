@@ -74,7 +74,7 @@ def check_address(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
-        raise ValueError(f"address {address}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
+        raise ValueError(f"address {address!r}: no Ray cluster answers there ({exc.strerror or exc}); start one with "
                          f"`ray start --head` on that machine, or leave out --address to start one here") from None
 
 
@@ -120,12 +120,19 @@ class RayRunner:
         import torch
 
         cpu_only = self.device is not None and str(self.device).startswith("cpu")
-        if self.address is None:
-            # Loopback only: on Linux Ray advertises (and listens on) the machine's routable address
-            # unless told it is a single-machine node; the variable is read when Ray is imported.
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports to Ray's makers
+        # No usage reports to Ray's makers; for a local run, loopback only: on Linux Ray advertises and
+        # listens on the machine's routable address unless told the node is a single machine's. Ray
+        # reads that variable when it is imported (its services and processes started here read it
+        # from the environment), so a process that imported Ray before is told through the constant.
+        single = {"RAY_USAGE_STATS_ENABLED": "0", **({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"} if self.address is None else {})}
         ray = import_ray()
+        from ray._private import ray_constants
+
+        self._environ = {k: os.environ.get(k) for k in single}
+        self._constant = ray_constants.ENABLE_RAY_CLUSTER
+        os.environ.update(single)
+        ray_constants.ENABLE_RAY_CLUSTER = self.address is not None
+        self._started = True  # from here on, close() puts everything back
         if self.address is not None:
             check_address(self.address)
             # what names the data and caches on this machine, for workers started elsewhere
@@ -143,7 +150,6 @@ class RayRunner:
             ray.init(num_cpus=self.workers, num_gpus=gpus, include_dashboard=False, log_to_driver=True,
                      object_store_memory=80 * 2**20, logging_level="warning")
             default = min(1.0, gpus / self.workers)
-        self._started = True
         if self.gpus_per_trial is not None and not gpus:
             self.close()
             raise ValueError(f"gpus_per_trial {self.gpus_per_trial:g}: Ray sees no GPU "
@@ -167,6 +173,11 @@ class RayRunner:
         self._tasks.clear()
         self._started = False
         ray.shutdown()  # a local instance stops; from a cluster, this driver disconnects
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = self._constant
+        for k, v in self._environ.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
     def has_room(self) -> bool:
         return self.workers is None or len(self._tasks) < self.workers
