@@ -177,11 +177,24 @@ def _write_json(path, obj) -> None:
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .distributed import local_device, process_group
+    from .train import pick_device
+
+    try:
+        device = local_device(pick_device(args.device))
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    # under torchrun: one process per device, joined for the run (a single process: nothing changes)
+    with process_group(device) as (ranks, rank):
+        return _train(args, parser, device, ranks, rank)
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ranks: int, rank: int) -> int:
     import time
 
     from .data import load_pair
     from .model import EfficientNet
-    from .train import evaluate, fit, pick_device, provenance, uses_channels_last, utc_now
+    from .train import evaluate, fit, provenance, uses_channels_last, utc_now
 
     config = _config(args, parser)
     overrides = {k: v for k, v in (("width_mult", args.width_mult), ("depth_mult", args.depth_mult),
@@ -189,7 +202,6 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                    ("stochastic_depth", args.stochastic_depth)) if v is not None}
     try:
         config = config.replace(**overrides)
-        device = pick_device(args.device)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     _at_least(args, parser, epochs=1, batch_size=2, per_class=1)
@@ -221,13 +233,16 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                   **_recipe_options(args), device=device, amp=not args.no_amp,
                   compile=args.compile, channels_last=CHANNELS_LAST[args.channels_last], seed=args.seed,
                   checkpoint=out / "last.pt", checkpoint_extra=info,
-                  progress=not args.quiet)
+                  progress=not args.quiet, sync_bn=ON_OFF[args.sync_bn])
+    if rank != 0:  # rank 0 alone evaluates and writes metrics.json
+        return 0
     result = evaluate(model, test, device=device, tta=recipe["tta"])
     metrics = {"accuracy": result["accuracy"], "loss": result["loss"], "n_test": result["n"],
                "per_class_accuracy": result["per_class_accuracy"],
                # time of every epoch, including those of an interrupted earlier run
                "seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": time.perf_counter() - began,
                "epochs": args.epochs, "n_train": len(train), "data": str(args.data), "seed": args.seed,
+               "processes": ranks,
                "channels_last": uses_channels_last(device, CHANNELS_LAST[args.channels_last]),
                "recipe": {"optimizer": args.optimizer, "batch_size": args.batch_size, **recipe},
                "history": history.to_dicts(), **info, **origin, "date": utc_now()}
@@ -410,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-amp", action="store_true", help="no bf16/fp16 autocast on a GPU")
     _add_channels_last(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--sync-bn", choices=tuple(ON_OFF), default="on",
+                   help="under torchrun: BatchNorm statistics over the global batch, not each process's share "
+                        "(default on)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a checkpoint on a data folder; prints one JSON object",
