@@ -58,21 +58,37 @@ def sum_across(*tensors: torch.Tensor) -> None:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
 
+class _SumAcross(torch.autograd.Function):
+    """The sum of a tensor over the ranks, differentiable: the gradient of a sum is the sum of the
+    ranks' gradients. (``torch.distributed.nn.functional.all_reduce`` did this and is deprecated;
+    its named successor, ``_functional_collectives``, is private and has no autograd for it.)"""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x, op=dist.ReduceOp.SUM)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d normalising with the statistics of the global batch, on any device. torch's
     ``SyncBatchNorm`` (used on CUDA) refuses CPU tensors, so on gloo the per-channel sums are added
-    over the ranks with the differentiable ``torch.distributed.nn.functional.all_reduce``: the
-    gradient flows back through the statistics to every rank, as it would in one process. The
-    parameters and buffers are BatchNorm2d's, so checkpoints load into the plain model."""
+    over the ranks (``_SumAcross``): the gradient flows back through the statistics to every rank,
+    as it would in one process. The parameters and buffers are BatchNorm2d's, so checkpoints load
+    into the plain model."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         c = x.shape[1]
         count = torch.tensor([x.numel() / c], dtype=x.dtype, device=x.device)
-        stats = all_reduce(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count]))
+        stats = _SumAcross.apply(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count]))
         n = stats[-1]
         mean = stats[:c] / n
         var = (stats[c:2 * c] / n - mean * mean).clamp(min=0)  # the biased variance, as BatchNorm normalises
