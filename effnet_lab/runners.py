@@ -110,7 +110,9 @@ class RayRunner:
 
     def describe(self) -> str:
         where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-        return f"{f'up to {self.workers}' if self.workers else 'as many as the cluster holds'} trials at once on {where}"
+        if self.workers is None:
+            return f"as many trials at once as {where} holds"
+        return f"up to {self.workers} trials at once on {where}"
 
     def __enter__(self) -> "RayRunner":
         return self
@@ -141,7 +143,7 @@ class RayRunner:
                 ray.init(address=self.address, runtime_env={"env_vars": env} if env else None,
                          log_to_driver=True, logging_level="warning")
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise RuntimeError(f"address {self.address}: could not join a Ray cluster there ({exc})") from None
+                raise RuntimeError(f"address {self.address!r}: could not join a Ray cluster there ({exc})") from None
             gpus = 0 if cpu_only else ray.cluster_resources().get("GPU", 0)
             default = 1.0 if gpus else 0.0
         else:
