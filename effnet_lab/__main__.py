@@ -178,6 +178,19 @@ def _write_json(path, obj) -> None:
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .distributed import local_device, process_group
+    from .runtime import pick_device
+
+    try:
+        device = local_device(pick_device(args.device))
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    # under torchrun: one process per device, joined for the run (a single process: nothing changes)
+    with process_group(device) as (ranks, rank):
+        return _train(args, parser, device, ranks, rank)
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ranks: int, rank: int) -> int:
     import time
 
     from .data import load_pair
@@ -191,7 +204,6 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                    ("stochastic_depth", args.stochastic_depth)) if v is not None}
     try:
         config = config.replace(**overrides)
-        device = pick_device(args.device)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     _at_least(args, parser, epochs=1, batch_size=2, per_class=1)
@@ -223,13 +235,16 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                   **_recipe_options(args), device=device, amp=not args.no_amp,
                   compile=args.compile, channels_last=CHANNELS_LAST[args.channels_last], seed=args.seed,
                   checkpoint=out / "last.pt", checkpoint_extra=info,
-                  progress=not args.quiet)
+                  progress=not args.quiet, sync_bn=ON_OFF[args.sync_bn])
+    if rank != 0:  # rank 0 alone evaluates and writes metrics.json
+        return 0
     result = evaluate(model, test, device=device, tta=recipe["tta"])
     metrics = {"accuracy": result["accuracy"], "loss": result["loss"], "n_test": result["n"],
                "per_class_accuracy": result["per_class_accuracy"],
                # time of every epoch, including those of an interrupted earlier run
                "seconds": sum(e.seconds for e in history.epochs), "wall_seconds_this_run": time.perf_counter() - began,
                "epochs": args.epochs, "n_train": len(train), "data": str(args.data), "seed": args.seed,
+               "processes": ranks,
                "channels_last": uses_channels_last(device, CHANNELS_LAST[args.channels_last]),
                "recipe": {"optimizer": args.optimizer, "batch_size": args.batch_size, **recipe},
                "history": history.to_dicts(), **info, **origin, "date": utc_now()}
@@ -266,7 +281,7 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import dataclasses
 
     from .data import resolve
-    from .experiments import check_shard, default_settings, quick_settings, results_path, run_sweep
+    from .experiments import default_settings, quick_settings, results_path, run_sweep
     from .runtime import cache_dir, pick_device, quick_mode
 
     quick = args.quick or quick_mode()
@@ -289,25 +304,35 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"quick mode never writes to a results/ folder (got --out {args.out}); choose another --out")
     _out_folder(str(out), parser)
     checkpoints = out / "checkpoints" if args.name == "imagenette-resolution" else None
-    shard = (1, 1)
-    if args.shard is not None:
-        try:
-            shard = tuple(int(v) for v in args.shard.split("/"))
-            if len(shard) != 2:
-                raise ValueError
-        except ValueError:
-            parser.error(f"argument --shard: expected I/N such as 2/4, got {args.shard!r}")
-        try:
-            check_shard(shard)
-        except ValueError as exc:
-            parser.error(str(exc))
+    try:
+        from .runners import RAY_MISSING, check_address, check_options
+
+        check_options(args.workers, args.address, args.gpus_per_trial)
+        if args.workers is not None or args.address is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("ray") is None:
+                parser.error(f"--{'workers' if args.workers is not None else 'address'}: {RAY_MISSING}")
+        if args.address is not None:
+            check_address(args.address)  # seconds, not the minute ray.init would keep retrying
+        elif args.gpus_per_trial is not None:
+            import torch
+
+            if not torch.cuda.is_available() or str(args.device or "").startswith("cpu"):
+                raise ValueError(f"gpus_per_trial {args.gpus_per_trial:g}: Ray sees no GPU "
+                                 f"{'(--device cpu)' if torch.cuda.is_available() else 'here'}; leave it out to train on CPUs")
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.storage is not None:
+        _out_folder(args.storage, parser)
     try:
         pick_device(args.device)
     except ValueError as exc:
         parser.error(str(exc))
     # an error from here on is one of the run (main reports it), not of the command line
-    run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints, shard=shard,
-              channels_last=CHANNELS_LAST[args.channels_last])
+    run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints,
+              channels_last=CHANNELS_LAST[args.channels_last], workers=args.workers, address=args.address,
+              gpus_per_trial=args.gpus_per_trial, storage=args.storage)
     print(f"results: {results_path(out, args.name)}")
     return 0
 
@@ -401,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-amp", action="store_true", help="no bf16/fp16 autocast on a GPU")
     _add_channels_last(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--sync-bn", choices=tuple(ON_OFF), default="on",
+                   help="under torchrun: BatchNorm statistics over the global batch, not each process's share "
+                        "(default on)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a checkpoint on a data folder; prints one JSON object",
@@ -442,9 +470,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="imagenette-resolution: input sizes in pixels (default 64 96 128)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     _add_channels_last(p)
-    p.add_argument("--shard", metavar="I/N", help="train only part I of N: the plan's distinct networks are dealt out by "
-                                                  "MACs, largest first, to the lightest part (run the N parts at once to "
-                                                  "share a GPU or a CPU's cores; they append to one file)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="train N trials at once on a local Ray instance started for the run (needs "
+                        "pip install 'effnet-lab[ray]'; without it: one trial at a time, in this process)")
+    p.add_argument("--address", metavar="ADDRESS",
+                   help="train on the Ray cluster at ADDRESS instead (auto, HOST:PORT or ray://HOST:PORT); "
+                        "with --workers N, at most N trials at once")
+    p.add_argument("--gpus-per-trial", type=float, metavar="F",
+                   help="share of a GPU each trial takes on Ray, in (0, 1]: 0.25 lets four small trials share "
+                        "one (default: a local run shares its GPUs among the workers, a cluster gives each one)")
+    p.add_argument("--storage", metavar="PATH",
+                   help="folder for the work in progress (PATH/.partial/; default: --out). On a cluster every "
+                        "node must see it: a retried or resumed trial goes on from there")
     p.set_defaults(func=cmd_sweep)
     return parser
 

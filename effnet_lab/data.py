@@ -358,8 +358,9 @@ class DeviceLoader:
 
     def __init__(self, data: ImageTensors, batch_size: int, resolution: Resolution,
                  device: "str | torch.device" = "cpu", train: bool = False, seed: int = 0,
-                 padding: int | None = None, channels_last: bool = False) -> None:
+                 padding: int | None = None, channels_last: bool = False, part: tuple[int, int] = (0, 1)) -> None:
         self.batch_size = check_positive_int("batch_size", batch_size)
+        self.part = part  # (rank, ranks): a training loader yields slice ``rank`` of each global batch
         self.resolution = as_hw(check_resolution(resolution))
         self.device = torch.device(device)
         self.images = data.images.to(self.device)
@@ -392,11 +393,14 @@ class DeviceLoader:
         # One copy to the device per epoch, not per batch: copying a CPU tensor to a CUDA device
         # waits for the GPU to finish its queue, so per-batch copies would stall every step.
         order = order.to(self.device)
+        rank, ranks = self.part if self.train else (0, 1)
+        share = bs // ranks
         for i in range(len(self)):
-            index = order[i * bs:(i + 1) * bs]
+            lo, hi = (i * bs + rank * share, i * bs + (rank + 1) * share) if ranks > 1 else (i * bs, (i + 1) * bs)
+            index = order[lo:hi]
             x = self.images[index]                                            # (B, 3, h, w) uint8
             if augment:
-                x = crop_flip(x, self.padding, draws[:, i * bs:(i + 1) * bs])
+                x = crop_flip(x, self.padding, draws[:, lo:hi])
             x = x.float()
             if tuple(x.shape[2:]) != self.resolution:
                 up = self.resolution[0] > x.shape[2]

@@ -10,16 +10,15 @@ Sweeps (``python -m effnet_lab sweep NAME``):
 
 Each trial trains with several seeds; one JSON line per trial is appended to a results file
 (atomically), so a re-run skips finished trials; the trial under way keeps a checkpoint per epoch
-in ``OUT/.partial/``, so an interrupt loses at most one epoch.
+in ``OUT/.partial/``, so an interrupt loses at most one epoch. ``--workers N`` trains N trials at
+once on Ray (``runners``), ``--address`` on a Ray cluster; the driver alone writes the results.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import socket
 import statistics
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -304,10 +303,10 @@ REQUIRED_FIELDS = ("sweep", "trial_id", "rule", "alpha", "beta", "gamma", "phi",
 
 class ResultsStore:
     """One JSON object per line, one line per finished trial. Every write replaces the file
-    atomically (write a temporary file, then rename), so a crash leaves the old or the new file.
-    Appends hold a lock on a ``.lock`` file beside it, so shards of one sweep running at once (see
-    ``run_sweep``'s ``shard``) never overwrite each other's lines (POSIX; elsewhere give each shard its
-    own folder), and a trial already in the file is never appended twice."""
+    atomically (write a temporary file, then rename), so a crash leaves the old or the new file, and
+    a trial already in the file is never appended twice. One process writes it: the sweep's driver
+    (``run_sweep``; its workers hand their results back), so no lock is needed, and none that a
+    network filesystem would have to honour."""
 
     def __init__(self, path: "str | Path") -> None:
         self.path = Path(path)
@@ -341,29 +340,13 @@ class ResultsStore:
                           f"{' ...' if len(repeated) > 5 else ''}; the first line of each is read", stacklevel=2)
         return rows
 
-    @contextlib.contextmanager
-    def _locked(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks here; one writer per folder
-            yield
-            return
-        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def append(self, row: dict) -> bool:
-        """Add ``row``, unless its trial is in the file already (another run finished it first): False then."""
-        with self._locked():
-            rows = self.read()
-            if any(r["trial_id"] == row["trial_id"] for r in rows):
-                return False
-            atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row]))
-            return True
+        """Add ``row``, unless its trial is in the file already: False then."""
+        rows = self.read()
+        if any(r["trial_id"] == row["trial_id"] for r in rows):
+            return False
+        atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in [*rows, row]))
+        return True
 
     def table(self):
         """The results as a pandas DataFrame, one row per trial."""
@@ -500,103 +483,111 @@ def settings_digest(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(trial_settings(settings), sort_keys=True).encode()).hexdigest()[:12]
 
 
-def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
-    """``(i, n)``: part i of a plan split into n parts (``shard_trials``), 1 <= i <= n."""
-    try:
-        i, n = (int(v) for v in shard)
-    except (TypeError, ValueError):
-        raise ValueError(f"shard must be a pair (i, n) of integers, got {shard!r}") from None
-    if not 1 <= i <= n:
-        raise ValueError(f"shard must satisfy 1 <= i <= n (the i-th of n parts), got {i}/{n}")
-    return i, n
+def sweep_data(settings: Settings):
+    """The (train, test) images a sweep's trials train and test on: the seeded class-balanced subsets
+    its settings name. The driver and every worker compute the same ones from the data's cache."""
+    from .data import load_pair
+
+    train, test = load_pair(settings.data)
+    if settings.per_class > min(train.counts()):  # fewer images than asked would train, recorded as asked
+        raise ValueError(f"per_class must be <= {min(train.counts())} (the smallest class of {settings.data}), "
+                         f"got {settings.per_class}")
+    if settings.per_class < min(train.counts()):
+        train = train.subset(settings.per_class, seed=0)
+    if settings.test_per_class is not None and settings.test_per_class < min(test.counts()):
+        test = test.subset(settings.test_per_class, seed=0)
+    return train, test
 
 
-def shard_trials(trials: list[Trial], shard: tuple[int, int]) -> list[Trial]:
-    """The trials shard ``(i, n)`` of a plan runs, in plan order. The plan's distinct networks are
-    dealt out by cost: largest MACs first, each to the shard with the fewest MACs so far (ties go to
-    the lower shard, so every shard computes the same split). Splitting networks, not trials, keeps
-    twins together (trained once); dealing by cost keeps one shard from holding the two biggest
-    models while another idles (Imagenette's 64/96/128 px: 128 alone, 64 + 96 together)."""
-    part, parts = check_shard(shard)
-    macs: dict[tuple, float] = {}
-    for trial in trials:
-        macs.setdefault(trial.config.network_key, analytic_cost(trial.config).macs)
-    load = [0.0] * parts
-    owner: dict[tuple, int] = {}
-    # sorted() is stable: equal MACs keep plan order
-    for key in sorted(macs, key=lambda k: -macs[k]):
-        owner[key] = min(range(parts), key=lambda p: (load[p], p)) + 1
-        load[owner[key] - 1] += macs[key]
-    return [t for t in trials if owner[t.config.network_key] == part]
+def train_trial(trial: Trial, settings: Settings, stem: "str | Path", device=None, channels_last: bool | None = None,
+                keep_model: bool = False, data=None, log: Callable[[str], None] = print) -> dict:
+    """Train ``trial`` with every seed of ``settings`` and test it: what a results line measures, with
+    the ``device``, ``torch`` and ``channels_last`` it ran with. Runs in the sweep's process or on a
+    worker (``runners``); it writes only work in progress, beside ``stem`` (``OUT/.partial/`` or the
+    ``--storage`` folder): each seed's checkpoint after every epoch, then its result (and with
+    ``keep_model`` seed 0's model, which the driver moves to ``OUT/checkpoints/``). A run that stopped
+    (an interrupt, a killed worker) resumes from there, losing at most the epoch under way, with the
+    same numbers (on a CPU, bit for bit). ``data``: the (train, test) pair, else ``sweep_data``'s."""
+    import torch
 
+    from .model import EfficientNet
+    from .runtime import atomic_save, device_name, pick_device
+    from .train import evaluate, fit, uses_channels_last
 
-def _holder_alive(holder: str) -> bool:
-    """Whether the process ``"host pid"`` that wrote a claim still runs (another host's: assumed so)."""
-    host, _, pid = holder.rpartition(" ")
-    if host != socket.gethostname() or os.name == "nt":  # (os.kill on Windows would end the process)
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def claim_trial(path: Path) -> str | None:
-    """Claim a trial for this process by creating ``path`` exclusively: None when claimed, else the
-    ``"host pid"`` of the live run that holds it. A claim whose process died (killed, a power cut)
-    is taken over. Called under the results file's lock, so two runs never take over one claim both."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = path.read_text().strip()
-            if _holder_alive(holder):
-                return holder
-            path.unlink(missing_ok=True)  # stale
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{socket.gethostname()} {os.getpid()}\n")
-        return None
-    return holder
+    dev = pick_device(device)
+    layout = uses_channels_last(dev, channels_last)
+    train, test = data if data is not None else sweep_data(settings)
+    stem = Path(stem)
+    measured = []
+    for seed in settings.seeds:
+        finished = stem.with_name(f"{stem.name}-seed{seed}.json")
+        if finished.exists():
+            try:
+                result = json.loads(finished.read_text())
+                measured.append({k: float(result[k]) for k in ("accuracy", "seconds", "images_per_second")})
+                continue
+            except (ValueError, KeyError, TypeError):  # damaged by hand: that seed is trained again
+                log(f"{trial.trial_id}: {finished.name} is damaged; training seed {seed} again")
+        partial = stem.with_name(f"{stem.name}-seed{seed}.pt")
+        if partial.exists():
+            log(f"{trial.trial_id}: resuming seed {seed} from {partial.name}")
+        torch.manual_seed(seed)
+        model = EfficientNet(trial.config, num_classes=len(train.classes))
+        history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
+                      warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial,
+                      channels_last=layout, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
+        result = {"accuracy": evaluate(model, test, device=dev, tta=settings.tta)["accuracy"],
+                  "seconds": sum(e.seconds for e in history.epochs),
+                  "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
+        if keep_model and seed == settings.seeds[0]:
+            atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
+                         "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
+                         "accuracy": result["accuracy"]}, stem.with_name(f"{stem.name}-model.pt"))
+        atomic_write_text(finished, json.dumps(result))
+        partial.unlink(missing_ok=True)
+        measured.append(result)
+    accuracies = [m["accuracy"] for m in measured]
+    return {"measured": {"accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
+                         "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                         "train_seconds": sum(m["seconds"] for m in measured),
+                         "images_per_second": statistics.mean(m["images_per_second"] for m in measured)},
+            "device": device_name(dev), "torch": torch.__version__, "channels_last": layout}
 
 
 def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,
               log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None,
-              shard: tuple[int, int] = (1, 1), channels_last: bool | None = None) -> list[dict]:
+              channels_last: bool | None = None, workers: int | None = None, address: str | None = None,
+              gpus_per_trial: float | None = None, storage: "str | Path | None" = None) -> list[dict]:
     """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows.
 
-    ``shard=(i, n)`` trains only the plan's distinct networks i, i+n, i+2n, ... (counting from 1,
-    in plan order; trials that build one network go to one shard), so n processes can share one GPU
-    (small models leave most of it idle) or the cores of a CPU, and write to one file. A trial whose
-    network was already trained in ``out_dir`` with the same training settings (see
-    ``trained_networks``) is recorded from that result, with ``reused_from`` naming it and
-    ``train_seconds`` 0, instead of being trained again. ``channels_last`` goes to ``fit`` (None: its
-    default) and is recorded in each line: like the device, it changes the arithmetic, not the experiment.
-
-    Two runs of one sweep into one folder share the work: each trial is claimed (``claim_trial``, a
-    file in ``OUT/.partial/``) before it is trained and the results file is read again first, so a
-    run skips what another finished or is training, and no trial is trained or recorded twice.
+    Without ``workers`` or ``address`` the trials train here, one after another. ``workers=N`` trains
+    up to N at once on a local Ray instance started for the run, ``address`` on an existing Ray
+    cluster (``runners.RayRunner``; ``gpus_per_trial`` lets several trials share a GPU). Either way
+    this process alone writes the results file: a worker hands back what it measured, and the line is
+    appended (atomically) as its trial finishes. Work in progress lives in ``storage``'s
+    ``.partial/`` (default ``out_dir``; on a cluster, a folder every node sees), so a retried or
+    re-run trial resumes where it stopped. A trial whose network was already trained in
+    ``out_dir`` with the same training settings (see ``trained_networks``) is recorded from that
+    result, with ``reused_from`` naming it and ``train_seconds`` 0, instead of being trained again
+    (trials that build one network wait for the first of them). ``channels_last`` goes to ``fit``
+    (None: its default) and is recorded in each line: like the device, it changes the arithmetic,
+    not the experiment. ``checkpoint_dir``: where seed 0's model of each trained trial is kept.
+    One sweep command per folder at a time: parallelism comes from ``workers``, not from a second run.
     """
-    import torch
+    import functools
+    import shutil
 
-    from .data import load_pair
-    from .model import EfficientNet
-    from .runtime import atomic_save, pick_device, provenance
-    from .train import evaluate, fit, uses_channels_last
+    from .runners import InProcess, RayRunner
+    from .runtime import pick_device, provenance
 
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; valid sweeps: {', '.join(SWEEPS)}")
     settings = settings or default_settings(sweep)
-    part, parts = check_shard(shard)
-    dev = pick_device(device)
+    parallel = workers is not None or address is not None
+    runner = RayRunner(workers, address, gpus_per_trial, device) if parallel else InProcess()
+    dev = pick_device(device) if not parallel else None  # a worker picks its own (its node's GPU)
     # the code that runs is the code at the start: a commit made while a long sweep runs is not it
-    origin = provenance(dev)
-    layout = uses_channels_last(dev, channels_last)
-    origin["channels_last"] = layout
+    origin = {k: v for k, v in provenance(dev or "cpu").items() if k not in ("device", "torch")}
     store = ResultsStore(results_path(out_dir, sweep))
     done = {}
     wanted = trial_settings(settings)
@@ -608,101 +599,80 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
             raise ValueError(f"{store.path} holds trials trained with other settings (trial {row['trial_id']}: "
                              f"{differ}); finish them with the same settings or write to another folder")
         done[row["trial_id"]] = row
-    train, test = load_pair(settings.data)
-    if settings.per_class > min(train.counts()):  # fewer images than asked would train, recorded as asked
-        raise ValueError(f"per_class must be <= {min(train.counts())} (the smallest class of {settings.data}), "
-                         f"got {settings.per_class}")
-    if settings.per_class < min(train.counts()):
-        train = train.subset(settings.per_class, seed=0)
-    if settings.test_per_class is not None and settings.test_per_class < min(test.counts()):
-        test = test.subset(settings.test_per_class, seed=0)
-    trials = plan(sweep, settings, num_classes=len(train.classes))
-    base_macs = analytic_cost(settings.base, num_classes=len(train.classes)).macs
-    others = len(set(done) - {t.trial_id for t in trials})
-    log(f"{sweep}: {len(trials)} trials x {len(settings.seeds)} seeds on {len(train)} training images "
-        f"({settings.data}), {len(done) - others} already done, device {dev}"
-        + (f", shard {part}/{parts}" if parts > 1 else "")
-        + (f"; the file also holds {others} trials outside this plan (kept)" if others else ""))
-    for t in trials:
-        ratio = analytic_cost(t.config, num_classes=len(train.classes)).macs / base_macs / (t.budget or 1.0)
-        if t.budget and abs(ratio - 1) > 0.05:
-            log(f"note: {t.trial_id} costs {ratio * t.budget:.2f}x the base, not {t.budget:g}x: the nearest "
-                f"its channel, layer and pixel rounding allows")
-    mine = {t.trial_id for t in shard_trials(trials, (part, parts))}
-    for n, trial in enumerate(trials, start=1):
-        if trial.trial_id in done or trial.trial_id not in mine:
-            continue
-        claim = Path(out_dir) / ".partial" / f"{sweep}-{trial.trial_id}-{settings_digest(settings)}.claim"
-        with store._locked():  # another run into this folder may have finished or claimed it meanwhile
-            finished = any(r["trial_id"] == trial.trial_id for r in store.read())
-            holder = None if finished else claim_trial(claim)
-        if finished or holder:
-            log(f"[{n}/{len(trials)}] {trial.trial_id}: " + ("finished by another run meanwhile" if finished else
-                f"another run (pid {holder.rpartition(' ')[2]} on {holder.rpartition(' ')[0]}) is training it; "
-                f"skipped (if none is, delete {claim})"))
-            continue
-        try:  # the claim goes when the trial is done, or given up (an error, Ctrl-C)
-            cost = analytic_cost(trial.config, num_classes=len(train.classes))
-            source = trained_networks(out_dir, settings).get(trial.config.network_key)
-            if source is not None:
-                reused_from, src = source
-                row = _row(sweep, trial, cost, base_macs, settings, train, test, origin,
-                           {**{k: src[k] for k in ("accuracies", "accuracy_mean", "accuracy_std", "images_per_second")},
-                            "train_seconds": 0.0, "reused_from": reused_from})
-                # where and how the accuracies were measured
-                row.update(device=src["device"], torch=src["torch"], channels_last=src.get("channels_last"))
-                store.append(row)
-                log(f"[{n}/{len(trials)}] {trial.trial_id}: the same network as {reused_from}, not trained again "
-                    f"(accuracy {row['accuracy_mean']:.3f})")
+    train, test = sweep_data(settings)
+    classes = len(train.classes)
+    trials = plan(sweep, settings, num_classes=classes)
+    base_macs = analytic_cost(settings.base, num_classes=classes).macs
+    with runner:  # a local Ray instance starts here (it takes seconds): after the checks above
+        others = len(set(done) - {t.trial_id for t in trials})
+        where = f"device {dev}" if dev is not None else runner.describe()
+        log(f"{sweep}: {len(trials)} trials x {len(settings.seeds)} seeds on {len(train)} training images "
+            f"({settings.data}), {len(done) - others} already done, {where}"
+            + (f"; the file also holds {others} trials outside this plan (kept)" if others else ""))
+        for t in trials:
+            ratio = analytic_cost(t.config, num_classes=classes).macs / base_macs / (t.budget or 1.0)
+            if t.budget and abs(ratio - 1) > 0.05:
+                log(f"note: {t.trial_id} costs {ratio * t.budget:.2f}x the base, not {t.budget:g}x: the nearest "
+                    f"its channel, layer and pixel rounding allows")
+        prefix = {t.trial_id: f"[{n}/{len(trials)}] " for n, t in enumerate(trials, start=1)}
+        number = {t: p + t for t, p in prefix.items()}
+        # work in progress is named by the trial and a digest of the settings: other settings never resume it
+        partial = Path(storage if storage is not None else out_dir) / ".partial"
+        stem = lambda t: partial / f"{sweep}-{t.trial_id}-{settings_digest(settings)}"  # noqa: E731
+        queue = [t for t in trials if t.trial_id not in done]
+        training: dict[tuple, Trial] = {}  # network -> the trial training it
+        while queue or training:
+            known = trained_networks(out_dir, settings)
+            for trial in list(queue):  # in plan order
+                key = trial.config.network_key
+                if key in training:  # a twin: recorded from it once it is done
+                    continue
+                cost = analytic_cost(trial.config, num_classes=classes)
+                if key in known:
+                    reused_from, src = known[key]
+                    row = _row(sweep, trial, cost, base_macs, settings, train, test, origin,
+                               {**{k: src[k] for k in ("accuracies", "accuracy_mean", "accuracy_std",
+                                                       "images_per_second")},
+                                "train_seconds": 0.0, "reused_from": reused_from})
+                    # where and how the accuracies were measured
+                    row.update(device=src["device"], torch=src["torch"], channels_last=src.get("channels_last"))
+                    store.append(row)
+                    queue.remove(trial)
+                    log(f"{number[trial.trial_id]}: the same network as {reused_from}, not trained again "
+                        f"(accuracy {row['accuracy_mean']:.3f})")
+                    continue
+                if not runner.has_room():
+                    break
+                queue.remove(trial)
+                training[key] = trial
+                job = functools.partial(train_trial, trial, settings, stem(trial), device, channels_last,
+                                        checkpoint_dir is not None)
+                if parallel:
+                    runner.submit(key, job)
+                    log(f"{number[trial.trial_id]}: started")
+                else:  # the data already loaded, messages to this log
+                    runner.submit(key, functools.partial(job, data=(train, test), log=lambda m, n=prefix[trial.trial_id]:
+                                                         log(n + m)))
+            if not training:
                 continue
-            # Work in progress lives in OUT/.partial/, named by the trial and a digest of the settings:
-            # each seed's checkpoint after every epoch, then its result. An interrupt loses at most
-            # the epoch under way, and the resumed trial gives the same numbers (on a CPU, bit for bit).
-            stem = Path(out_dir) / ".partial" / f"{sweep}-{trial.trial_id}-{settings_digest(settings)}"
-            measured = []
+            key, result = runner.finished()
+            trial = training.pop(key)
+            cost = analytic_cost(trial.config, num_classes=classes)
+            row = _row(sweep, trial, cost, base_macs, settings, train, test, origin, result["measured"])
+            row.update(device=result["device"], torch=result["torch"], channels_last=result["channels_last"])
+            model = stem(trial).with_name(f"{stem(trial).name}-model.pt")
+            if checkpoint_dir is not None and model.exists():  # before the line: a crash between keeps both
+                target = Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.tmp")
+                shutil.copyfile(model, tmp)  # the storage folder may be another filesystem
+                os.replace(tmp, target)
+            store.append(row)
             for seed in settings.seeds:
-                finished = stem.with_name(f"{stem.name}-seed{seed}.json")
-                if finished.exists():
-                    try:
-                        result = json.loads(finished.read_text())
-                        measured.append({k: float(result[k]) for k in ("accuracy", "seconds", "images_per_second")})
-                        continue
-                    except (ValueError, KeyError, TypeError):  # damaged by hand: that seed is trained again
-                        log(f"[{n}/{len(trials)}] {trial.trial_id}: {finished.name} is damaged; "
-                            f"training seed {seed} again")
-                partial = stem.with_name(f"{stem.name}-seed{seed}.pt")
-                if partial.exists():
-                    log(f"[{n}/{len(trials)}] {trial.trial_id}: resuming seed {seed} from {partial.name}")
-                torch.manual_seed(seed)
-                model = EfficientNet(trial.config, num_classes=len(train.classes))
-                history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
-                              warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial,
-                              channels_last=layout, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
-                result = {"accuracy": evaluate(model, test, device=dev, tta=settings.tta)["accuracy"],
-                          "seconds": sum(e.seconds for e in history.epochs),
-                          "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
-                if checkpoint_dir is not None and seed == settings.seeds[0]:
-                    atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
-                                 "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
-                                 "accuracy": result["accuracy"]}, Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt")
-                atomic_write_text(finished, json.dumps(result))
-                partial.unlink(missing_ok=True)
-                measured.append(result)
-            accuracies = [m["accuracy"] for m in measured]
-            seconds = sum(m["seconds"] for m in measured)
-            speeds = [m["images_per_second"] for m in measured]
-            row = _row(sweep, trial, cost, base_macs, settings, train, test, origin, {
-                "accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
-                "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                "train_seconds": seconds, "images_per_second": statistics.mean(speeds)})
-            if not store.append(row):  # only where claims cannot work (no file locks: Windows)
-                log(f"[{n}/{len(trials)}] {trial.trial_id}: another run recorded it first; its line is kept")
-            for seed in settings.seeds:
-                stem.with_name(f"{stem.name}-seed{seed}.json").unlink(missing_ok=True)
-            log(f"[{n}/{len(trials)}] {trial.trial_id}: {cost.macs / 1e6:.1f} MMACs, accuracy "
-                f"{row['accuracy_mean']:.3f} +- {row['accuracy_std']:.3f} ({seconds:.0f} s)")
-        finally:
-            claim.unlink(missing_ok=True)
+                stem(trial).with_name(f"{stem(trial).name}-seed{seed}.json").unlink(missing_ok=True)
+            model.unlink(missing_ok=True)
+            log(f"{number[trial.trial_id]}: {cost.macs / 1e6:.1f} MMACs, accuracy {row['accuracy_mean']:.3f} "
+                f"+- {row['accuracy_std']:.3f} ({row['train_seconds']:.0f} s)")
     return store.read()
 
 

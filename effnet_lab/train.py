@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed
 from .checks import as_hw, check_finite, check_positive_int, check_resolution
 from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES
 from .data import DeviceLoader, ImageTensors
@@ -359,7 +360,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         resolution=None, device: "str | torch.device | None" = None, amp: bool = True,
         channels_last: bool | None = None, compile: "bool | str" = False, seed: int = 0,
         checkpoint: "str | Path | None" = None, checkpoint_extra: dict | None = None,
-        progress: bool = True) -> History:
+        progress: bool = True, sync_bn: bool = True) -> History:
     """Train ``model`` on ``train`` for ``epochs``; evaluate on ``val`` after each epoch.
 
     The recipe: ``zero_init`` zeroes every residual branch's last BatchNorm scale and the classifier
@@ -374,6 +375,10 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     existing checkpoint is resumed (same seed: the same numbers as an uninterrupted run on the CPU);
     a resume with other training options is refused, naming them. ``checkpoint_extra`` (plain
     data: config dict, class names) is stored beside the state so the file rebuilds the model.
+
+    Under torchrun (a process group is running: ``distributed``) every rank trains its slice of each
+    global batch of ``batch_size`` with DistributedDataParallel, ``sync_bn`` (default) normalising
+    over the global batch; the history holds the global losses, and rank 0 alone writes the checkpoint.
     """
     received = dict(locals())  # every argument, for the options a resume must share (below)
     from tqdm.auto import tqdm
@@ -405,6 +410,10 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     if not isinstance(compile, bool) and compile not in COMPILE_MODES:
         raise ValueError(f"compile must be True, False or a mode among {COMPILE_MODES}, got {compile!r}")
     dev = pick_device(device)
+    ranks, rank = distributed.world()
+    if batch_size % ranks:
+        raise ValueError(f"batch_size ({batch_size}) must be a multiple of the {ranks} processes: each trains an "
+                         f"equal share of every global batch")
     if len(train) < batch_size:
         raise ValueError(f"batch_size ({batch_size}) must not exceed the {len(train)} training images")
     channels_last = uses_channels_last(dev, channels_last)
@@ -413,11 +422,14 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     torch.manual_seed(seed)
     if zero_init:
         zero_init_(model)  # before the EMA copy; a resumed run overwrites it with its checkpoint
+    if ranks > 1 and sync_bn:
+        model = distributed.sync_batchnorm(model, dev)
     model = model.to(dev)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     averaged = WeightEMA(model, ema) if ema > 0 else None
-    train_loader = DeviceLoader(train, batch_size, res, dev, train=True, seed=seed, channels_last=channels_last)
+    train_loader = DeviceLoader(train, batch_size, res, dev, train=True, seed=seed, channels_last=channels_last,
+                                part=(rank, ranks))
     val_loader = DeviceLoader(val, 256, res, dev, channels_last=channels_last) if val is not None else None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _make_optimizer(optimizer, params, lr, weight_decay)
@@ -444,9 +456,19 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         if "scaler" in state:
             scaler.load_state_dict(state["scaler"])
         history, start = History.from_dicts(state["history"]), state["epoch"]
+    if ranks > 1:  # each rank its own dropout and stochastic-depth draws (resumed: where they stood)
+        states = state.get("rng_ranks", []) if start else []
+        if len(states) == ranks:
+            torch.set_rng_state(states[rank].cpu())
+        else:
+            torch.manual_seed(seed * 1_000_003 + rank + 7_919 * start)
 
-    step_fn = (torch.compile(model) if compile is True else
-               torch.compile(model, mode=compile) if compile else model)
+    net = model
+    if ranks > 1:  # gradients averaged over the ranks (the parameters start as rank 0's)
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    progress = progress and rank == 0
+    step_fn = (torch.compile(net) if compile is True else
+               torch.compile(net, mode=compile) if compile else net)
     with cudnn_autotune(dev):
         for epoch in range(start, epochs):
             train_loader.set_epoch(epoch)
@@ -478,6 +500,10 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
                 if progress and bar.n % 10 == 0:
                     bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}",
                                     img_s=f"{seen / (time.perf_counter() - began):.0f}")
+            if ranks > 1:  # the epoch's totals over the global batch
+                seen = torch.tensor(seen, device=dev)
+                distributed.sum_across(loss_sum, correct, seen)
+                seen = int(seen)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - began
@@ -496,10 +522,12 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
                 val_text = f", val acc {e.val_accuracy:.3f}" if e.val_accuracy is not None else ""
                 tqdm.write(f"epoch {e.epoch}/{epochs}: loss {e.train_loss:.3f}, acc {e.train_accuracy:.3f}"
                            f"{val_text}, {e.images_per_second:.0f} img/s")
-            if path is not None:
+            rngs = distributed.rng_states() if ranks > 1 and path is not None else None
+            if path is not None and rank == 0:
                 atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                              "schedule": sched.state_dict(), **rng_state(dev), "epoch": epoch + 1,
                              "epochs": epochs, "history": history.to_dicts(), "options": options,
+                             **({"rng_ranks": rngs} if rngs else {}),
                              **({"ema": averaged.state_dict()} if averaged is not None else {}),
                              **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
                              **(checkpoint_extra or {})}, path)

@@ -75,7 +75,7 @@ def trained(folder):
     (["profile", "--phi", "1", "--gamma", "0"], "--gamma must be a finite real number > 0, got 0.0"),
     (["profile", "--model", "b9"], "invalid choice: 'b9'"),
     (["evaluate", "--checkpoint", "x.pt", "--data", "d", "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
-    (["sweep", "grid-search", "--quick", "--shard", "3/2"], "--shard must satisfy 1 <= i <= n"),
+    (["sweep", "grid-search", "--quick", "--workers", "0"], "--workers must be an integer >= 1"),
 ])
 def test_cli_errors_are_two_lines_without_the_usage_block(argv, message, capsys):
     assert message in usage_error(argv, capsys)
@@ -486,7 +486,7 @@ def test_torchvision_weights_are_checked_entry_by_entry_before_any_copy():
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. Concurrent runs: one sweep into one folder twice at once
+# 6. The results file: a trial once
 # ---------------------------------------------------------------------------------------------
 
 
@@ -507,66 +507,3 @@ def test_a_results_file_never_yields_a_trial_twice(tmp_path):
     assert [r["trial_id"] for r in ex.ResultsStore(path).read()] == ["a", "b", "c"]
 
 
-def test_claims_belong_to_live_processes_and_stale_ones_are_taken_over(tmp_path):
-    import socket
-
-    claim = tmp_path / ".partial" / "t.claim"
-    assert ex.claim_trial(claim) is None
-    assert ex.claim_trial(claim) == f"{socket.gethostname()} {os.getpid()}"  # held by a live run (this one)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    claim.write_text(f"{socket.gethostname()} {dead.pid}\n")  # a run that was killed
-    assert ex.claim_trial(claim) is None and claim.read_text().split() == [socket.gethostname(), str(os.getpid())]
-    claim.write_text("another-host 1\n")  # cannot tell: assumed to run
-    assert ex.claim_trial(claim) == "another-host 1"
-
-
-def test_a_second_run_skips_what_another_is_training_or_has_finished(folder, tmp_path):
-    settings = ex.Settings(**{**ex.quick_settings("grid-search").__dict__, "data": str(folder[1]), "per_class": 4,
-                              "batch_size": 4})
-    first, second = (t.trial_id for t in ex.plan("grid-search", settings, num_classes=3))
-    reference = ex.run_sweep("grid-search", tmp_path / "ref", settings, log=lambda m: None)
-    digest = ex.settings_digest(settings)
-    out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # the other, live run
-    try:
-        claim = out / ".partial" / f"grid-search-{first}-{digest}.claim"
-        claim.parent.mkdir(parents=True)
-        import socket
-
-        claim.write_text(f"{socket.gethostname()} {holder.pid}\n")
-        store = ex.ResultsStore(ex.results_path(out, "grid-search"))
-        logs = []
-
-        def log(message):  # the other run finishes the second trial while this one starts
-            logs.append(message)
-            if len(logs) == 1:
-                store.append(reference[1])
-
-        rows = ex.run_sweep("grid-search", out, settings, log=log)
-    finally:
-        holder.kill()
-        holder.wait()
-    assert [r["trial_id"] for r in rows] == [second]  # nothing trained here, nothing twice
-    assert any(f"{first}: another run (pid {holder.pid} on " in m and "is training it; skipped" in m for m in logs)
-    assert any(f"{second}: finished by another run meanwhile" in m for m in logs)
-    assert claim.exists()  # the other run's claim is left alone
-    rows = ex.run_sweep("grid-search", out, settings, log=lambda m: None)  # its process died: taken over
-    assert sorted(r["trial_id"] for r in rows) == sorted([first, second]) and not claim.exists()
-
-
-def test_two_sweeps_at_once_into_one_folder_train_each_trial_once(folder, tmp_path):
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "effnet_lab", "sweep", "grid-search", "--quick", "--data", str(folder[1]),
-           "--out", str(out), "--per-class", "4", "--batch-size", "4", "--epochs", "2"]
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
-    runs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for _ in range(2)]
-    logs = [run.communicate(timeout=240)[0] for run in runs]
-    assert all(run.returncode == 0 for run in runs), logs
-    lines = ex.results_path(out, "grid-search").read_text().splitlines()
-    trials = [json.loads(line)["trial_id"] for line in lines]
-    assert sorted(trials) == sorted(set(trials)) and len(trials) == 2  # every trial, once
-    trained = sum(log.count("MMACs, accuracy") for log in logs)
-    assert trained == 2, logs  # each trial trained by one of the two runs
-    assert not list((out / ".partial").iterdir())
