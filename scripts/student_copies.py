@@ -11,7 +11,8 @@ are marked in the code:
 * the lines between ``# BEGIN ANSWER`` and ``# END ANSWER`` become one ``# YOUR CODE HERE``;
 * a markdown cell tagged ``answer`` becomes "*Your answer here.*".
 
-A cell with an answer loses its outputs (they would show the answer) and its execution count.
+A cell with an answer loses its outputs (they would show the answer) and its execution count, and
+is shown expanded (the saved lessons collapse answer cells with JupyterLab's ``source_hidden``).
 Every other cell is copied unchanged, outputs included. A code cell tagged ``answer`` without any
 marker is an error, so an answer cannot slip through unmarked.
 """
@@ -69,6 +70,15 @@ def blank_source(source: str) -> tuple[str, bool]:
     return "\n".join(out), found
 
 
+def _expand(cell) -> None:
+    """Show a blanked cell: the reference collapses its answer, the student fills it in."""
+    view = cell.metadata.get("jupyter", {})
+    view.pop("source_hidden", None)
+    view.pop("outputs_hidden", None)
+    if "jupyter" in cell.metadata and not view:
+        del cell.metadata["jupyter"]
+
+
 def student_copy(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
     """A copy of ``nb`` with its answers blanked, and the number of cells that had answers."""
     nb = nbformat.from_dict(nb)  # a deep copy: the reference notebook is never modified
@@ -78,6 +88,7 @@ def student_copy(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]
         if cell.cell_type == "markdown":
             if tagged:
                 cell.source = MARKDOWN_PLACEHOLDER
+                _expand(cell)
                 blanked += 1
             continue
         if cell.cell_type != "code":
@@ -93,6 +104,7 @@ def student_copy(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]
             cell.source = source
             cell.outputs = []
             cell.execution_count = None
+            _expand(cell)
             blanked += 1
     return nb, blanked
 

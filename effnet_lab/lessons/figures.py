@@ -8,6 +8,7 @@ In a notebook end the cell with ``plt.show()`` or a ``;`` so the figure is shown
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -381,12 +382,13 @@ def _draw_constraint_maps(fig: Figure, data: Mapping, candidates, point) -> list
     extent = (a[0], a[-1], b[0], b[-1])
     ratio = data["macs_ratio"]
     target = float(data.get("target", 2.0))
-    # MACs: a diverging map centred on the nominal target, so "above 2x" and "below 2x" read at a glance
-    centred = colors.TwoSlopeNorm(vcenter=target, vmin=min(np.nanmin(ratio), target - 0.1),
-                                  vmax=max(np.nanmax(ratio), target + 0.1))
+    # MACs in bins of 0.25 on a sequential map: a diverging map centred on 2x was pale exactly there,
+    # unreadable on a projector; the nominal target is the black line on the colour bar
+    lo, hi = math.floor(min(np.nanmin(ratio), target) * 4) / 4, math.ceil(max(np.nanmax(ratio), target) * 4) / 4
+    binned = colors.BoundaryNorm(np.arange(lo, hi + 0.125, 0.25), ncolors=256)
     panels = ((left, data["gamma"], "viridis", None, "γ implied by α·β²·γ² = 2", "γ"),
-              (right, ratio, "RdBu_r", centred, "Real MACs at φ = 1, × the base's",
-               f"× base MACs (white: the nominal {target:g}×)"))
+              (right, ratio, "plasma", binned, "Real MACs at φ = 1, × the base's",
+               f"× base MACs (black line: the nominal {target:g}×)"))
     rings = []
     for ax, values, cmap, norm, title, unit in panels:
         image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap=cmap, norm=norm,
@@ -395,13 +397,15 @@ def _draw_constraint_maps(fig: Figure, data: Mapping, candidates, point) -> list
         colourbar.set_label(unit)
         if ax is left:
             lines = ax.contour(a, b, values, levels=[1.05, 1.15, 1.25, 1.35], colors="white", linewidths=1)
-            ax.clabel(lines, fmt=lambda v: f"γ={v:.2f}", fontsize=10)
+            ax.clabel(lines, fmt=lambda v: f"γ={v:.2f}", fontsize=12)
+        else:
+            colourbar.ax.axhline(target, color=BLACK, linewidth=3)
         ax.set(xlabel="α (depth)", ylabel="β (width)", title=title)
         ax.set_xlim(a[0] - 0.02 * (a[-1] - a[0]), a[-1])   # room for the candidates on the edges
         ax.set_ylim(b[0] - 0.02 * (b[-1] - b[0]), b[-1])
         ax.grid(False)
         ax.text(0.98, 0.985, "blank: γ < 1, outside the search", transform=ax.transAxes, ha="right", va="top",
-                fontsize=10, color="#444444")
+                fontsize=12, color="#444444")
         if candidates is not None:
             paper = np.array([bool(e.get("paper_point")) for e in candidates.extra])
             ax.plot(candidates.alpha[~paper], candidates.beta[~paper], "o", color="white", markeredgecolor=BLACK,

@@ -67,7 +67,7 @@ def accuracy_vs_macs(table: "pd.DataFrame", title: str = "Scaling one dimension 
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set(xlabel="MMACs per image (millions of multiply-adds, log scale; × the base)", ylabel="test accuracy, %",
            title=title)
-    ax.text(0.01, 0.01, _provenance(table), transform=ax.transAxes, fontsize=10, color="#444444")
+    ax.text(0.01, 0.01, _provenance(table), transform=ax.transAxes, fontsize=12, color="#444444")
     ax.legend(loc="best")
     return fig
 
@@ -94,7 +94,7 @@ def grid_search(table: "pd.DataFrame", title: str = "The alpha-beta-gamma grid a
     rank = 1 + list(reversed(paper)).index(True) if any(paper) else None
     note = f"red: the paper's (1.2, 1.1, 1.15), rank {rank} of {len(order)}" if rank else "paper's point not in grid"
     ax.text(0.99, 0.01, note + "\n" + _provenance(table), transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=10, color="#444444")
+            fontsize=12, color="#444444")
     return fig
 
 
@@ -108,7 +108,7 @@ def accuracy_vs_resolution(table: "pd.DataFrame", title: str = "Imagenette: one 
         ax.annotate(f"{row.mmacs:.1f} MMACs", (x, row.accuracy_mean * 100), xytext=(8, -16),
                     textcoords="offset points", fontsize=11)
     ax.set(xlabel="input resolution, px (square)", ylabel="test accuracy, %", title=title, xticks=res)
-    ax.text(0.01, 0.99, _provenance(table), transform=ax.transAxes, fontsize=10, va="top", color="#444444")
+    ax.text(0.01, 0.99, _provenance(table), transform=ax.transAxes, fontsize=12, va="top", color="#444444")
     return fig
 
 
@@ -129,14 +129,14 @@ def live_over_saved(saved: "pd.DataFrame", live: "pd.DataFrame", note: str = "",
             label="tiny live run (colour = rule)")
     ax.axhline(10, color=GREY, linestyle=":", linewidth=1.5)
     ax.annotate("chance (10 classes)", (0.99, 10), xycoords=("axes fraction", "data"), xytext=(0, 4),
-                textcoords="offset points", ha="right", va="bottom", fontsize=10, color="#444444")
+                textcoords="offset points", ha="right", va="bottom", fontsize=12, color="#444444")
     ax.set_ylim(0, max(68, float((saved.accuracy_mean + saved.accuracy_std).max()) * 100 + 16))
     lo = min(float(saved.mmacs.min()), float(live.mmacs.min())) / 1.15
     hi = max(float(saved.mmacs.max()), float(live.mmacs.max())) * 1.15
     ax.set_xlim(lo, hi)
     ax.legend(loc="upper center", ncols=3, fontsize=11)  # above the curves, in the room made for it
     if note:
-        ax.text(0.01, 0.07, "live: " + note, transform=ax.transAxes, fontsize=10, color="#444444")
+        ax.text(0.01, 0.07, "live: " + note, transform=ax.transAxes, fontsize=12, color="#444444")
     return fig
 
 
@@ -152,6 +152,12 @@ def run_vs_run(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str, 
         m = (x.rule == rule).to_numpy()
         ax.errorbar(x.accuracy_mean[m] * 100, y.accuracy_mean[m] * 100, xerr=x.accuracy_std[m] * 100,
                     yerr=y.accuracy_std[m] * 100, fmt="o", capsize=4, color=RULE_COLOURS.get(rule, GREY), label=rule)
+        if "budget" in x:  # two points share a colour: the budget label tells x2 from x4
+            for bx, by, budget in zip(x.accuracy_mean[m] * 100, y.accuracy_mean[m] * 100, x.budget[m]):
+                if rule != "base":
+                    ax.annotate(f"×{float(budget):g}", (bx, by), xytext=(7, -14), textcoords="offset points",
+                                fontsize=12, fontweight="bold", color=RULE_COLOURS.get(rule, GREY),
+                                bbox=dict(facecolor="white", alpha=0.8, edgecolor="none", pad=1))
     values = [*(x.accuracy_mean - x.accuracy_std), *(y.accuracy_mean - y.accuracy_std),
               *(x.accuracy_mean + x.accuracy_std), *(y.accuracy_mean + y.accuracy_std)]
     lo, hi = min(values) * 100 - 2, max(values) * 100 + 2
@@ -202,7 +208,7 @@ def grid_accuracy_vs_cost(table: "pd.DataFrame",
     high = float((table.accuracy_mean + table.accuracy_std).max()) * 100
     ax.set_ylim(low - 3.5, high + 2.5)
     ax.text(0.99, 0.01, "labels: (α, β, γ); star: the paper's point\n" + _provenance(table),
-            transform=ax.transAxes, ha="right", va="bottom", fontsize=10, color="#444444")
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=12, color="#444444")
     return fig
 
 
@@ -289,7 +295,7 @@ class ObjectiveFigure(LiveFigure):
                            for bar in self.bars]
         right.set(title="Ranked (blue: MACs ≤ T; light: above)")
         right.grid(axis="y", visible=False)
-        self.provenance = fig.supxlabel("", fontsize=10, color="#444444", x=0.01, ha="left")
+        self.provenance = fig.supxlabel("", fontsize=12, color="#444444", x=0.01, ha="left")
         self.update(state)
 
     def update(self, state: "pd.DataFrame") -> Figure:
@@ -371,8 +377,10 @@ def cam_overlays(images, rows: Mapping[str, tuple], labels: Sequence[str],
             ax.imshow(maps[j].cpu().numpy(), cmap="inferno", alpha=0.55, vmin=0, vmax=1,
                       extent=(-0.5, pictures.shape[2] - 0.5, pictures.shape[1] - 0.5, -0.5))
             right = predicted[j] == labels[j]
-            ax.set_title(f"{'✓' if right else '✗'} {predicted[j]} ({probability[j]:.0%})", fontsize=11,
-                         color=GREEN if right else RED)
+            # the caption sits inside its own picture, so it cannot be read as the row above's
+            ax.text(0.5, 0.03, f"{'✓' if right else '✗'} {predicted[j]} ({probability[j]:.0%})", fontsize=12,
+                    transform=ax.transAxes, ha="center", va="bottom", color=GREEN if right else RED,
+                    fontweight="bold", bbox=dict(facecolor="white", alpha=0.85, edgecolor="none", pad=2))
     for i, name in enumerate(["image", *rows]):
         axes[i, 0].set_ylabel(name, fontsize=13, fontweight="bold")
     for ax in axes.flat:

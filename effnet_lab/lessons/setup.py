@@ -23,7 +23,8 @@ class Setup:
 
         from .. import __version__
 
-        data = self.data_root if self.data_root is not None else f"not set (set {DATA_ENV})"
+        # the folder is named, not its machine path, so saved notebook outputs carry no local paths
+        data = (f"found (${DATA_ENV}, s.data_root)" if self.data_root is not None else f"not set (set {DATA_ENV})")
         return (f"effnet_lab {__version__} | torch {torch.__version__} | python {platform.python_version()}\n"
                 f"device: {self.device} | quick mode: {'on' if self.quick else 'off'} | seed: {self.seed}\n"
                 f"data: {data}")
