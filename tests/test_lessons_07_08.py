@@ -139,6 +139,18 @@ def test_objective_figures_draw():
     assert len(result_figures.objective_ranking(states.objective_state("grid-search", mode="hard")).axes) == 2
 
 
+def test_objective_figure_shows_a_one_model_front_and_the_chance_line():
+    state = states.objective_state("grid-search", mode="hard")
+    fig = result_figures.objective_ranking(state, chance=0.1)
+    left = fig.axes[0]
+    front = next(line for line in left.lines if line.get_label() == "Pareto front")
+    assert front.get_marker() == "o"      # visible even when one model makes the whole front
+    chance = [line for line in left.lines if list(line.get_ydata()) == [10.0, 10.0]]
+    assert len(chance) == 1 and left.get_ylim()[0] < 10.0       # the chance line is on the axes
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert labels[1] == "Pareto front" and labels[3].startswith("winner")   # the legend is as without it
+
+
 # --------------------------------------------------------------------------------------------
 # cam.class_activation_maps
 # --------------------------------------------------------------------------------------------

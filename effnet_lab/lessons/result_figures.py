@@ -256,8 +256,8 @@ class ObjectiveFigure(LiveFigure):
     same models (another w, T or mode); a table of other models is drawn anew."""
 
     def __init__(self, fig: Figure, state: "pd.DataFrame", title: str | None = None,
-                 label_all: bool | None = None) -> None:
-        self.figure, self.title, self.label_all = fig, title, label_all
+                 label_all: bool | None = None, chance: float | None = None) -> None:
+        self.figure, self.title, self.label_all, self.chance = fig, title, label_all, chance
         self.moving: list = []   # a new w or T moves most of the figure: ``jpeg`` draws it whole
         self._draw(state)
 
@@ -273,8 +273,9 @@ class ObjectiveFigure(LiveFigure):
         mmacs, acc = state.macs / 1e6, state.accuracy * 100
         left.scatter(mmacs, acc, s=70, color=BLUE, edgecolor=BLACK, linewidth=0.6, zorder=3, label="model")
         front = state[state.pareto].sort_values("macs")
+        # hollow markers: a front of one model is a point, which a line alone would not show
         left.plot(front.macs / 1e6, front.accuracy * 100, color=GREEN, linewidth=2, zorder=2, drawstyle="steps-post",
-                  label="Pareto front")
+                  marker="o", markersize=9, markerfacecolor="none", markeredgewidth=2, label="Pareto front")
         (self.curve,) = left.plot([], [], color=RED, linestyle="--", linewidth=1.8, label="equal score to the winner")
         self.winner = left.scatter([0], [0], s=380, marker="*", color=RED, edgecolor=BLACK, zorder=4, label="winner")
         self.t_line = left.axvline(1, color=GREY, linestyle=":", linewidth=1.8)
@@ -286,8 +287,14 @@ class ObjectiveFigure(LiveFigure):
         left.xaxis.set_major_formatter(plain)
         self.lo, self.hi = float(mmacs.min()) / 1.6, float(mmacs.max()) * 1.6
         span = float(acc.max() - acc.min()) or 1.0
+        low = float(acc.min()) - 0.25 * span
+        if self.chance is not None:  # no legend label: the legend's entries are addressed by position
+            low = min(low, 100 * self.chance - 0.1 * span)
+            left.axhline(100 * self.chance, color=GREY, linestyle="-.", linewidth=1.5, zorder=1)
+            left.annotate(f"chance: {100 * self.chance:g} %", (0.99, 100 * self.chance), xycoords=("axes fraction", "data"),
+                          xytext=(0, 4), textcoords="offset points", ha="right", fontsize=11, color="#444444")
         left.set(xlabel="MMACs per image (log scale)", ylabel="accuracy, %",
-                 ylim=(float(acc.min()) - 0.25 * span, float(acc.max()) + 0.3 * span))
+                 ylim=(low, float(acc.max()) + 0.3 * span))
         self.legend = left.legend(loc="best", fontsize=10)
         self.bars = right.barh([str(n) for n in state.index[::-1]], [0.0] * len(state), edgecolor=BLACK, linewidth=0.6)
         self.bar_labels = [right.annotate("", (0, bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
@@ -346,16 +353,19 @@ class ObjectiveFigure(LiveFigure):
         return self.figure
 
 
-def draw_objective(fig: Figure, state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None) -> Figure:
-    """Fill ``fig`` with a ranked objective table (see ``ObjectiveFigure``)."""
-    return ObjectiveFigure(fig, state, title, label_all).figure
+def draw_objective(fig: Figure, state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None,
+                   chance: float | None = None) -> Figure:
+    """Fill ``fig`` with a ranked objective table (see ``ObjectiveFigure``); ``chance``: the accuracy
+    of guessing (0.5 for two classes), drawn as a line."""
+    return ObjectiveFigure(fig, state, title, label_all, chance).figure
 
 
 @styled
-def objective_ranking(state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None) -> Figure:
+def objective_ranking(state: "pd.DataFrame", title: str | None = None, label_all: bool | None = None,
+                      chance: float | None = None) -> Figure:
     """``draw_objective`` on a new figure (the static version of the lesson-07 explorer)."""
     fig = plt.figure(figsize=(14, 5.8))
-    return draw_objective(fig, state, title, label_all)
+    return draw_objective(fig, state, title, label_all, chance)
 
 
 @styled
