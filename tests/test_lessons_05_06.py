@@ -10,19 +10,19 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
-from effnet_lab import experiments  # noqa: E402
+from effnet_lab import experiments, store  # noqa: E402
 from effnet_lab.lessons import exercises, explorers, figures, result_figures, states, tables
 from effnet_lab.cost import grid_cost  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def single():
-    return experiments.load_results("single-vs-compound")
+    return store.load_results("single-vs-compound")
 
 
 @pytest.fixture(scope="module")
 def grid():
-    return experiments.load_results("grid-search")
+    return store.load_results("grid-search")
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def test_search_cost_ratio_is_the_ratio_of_the_candidates_macs(grid):
 
 
 def test_official_vs_formula_finds_identical_networks():
-    table = tables.official_vs_formula(experiments.load_results("formula-vs-official"))
+    table = tables.official_vs_formula(store.load_results("formula-vs-official"))
     assert list(table.index) == ["B1", "B2", "B3"]
     assert table["same network"].all()
     assert (table["MMACs official"] == table["MMACs formula"]).all()

@@ -1,6 +1,6 @@
 """Figures of trained results for the lessons: accuracy against cost, with every seed shown.
 
-Each function takes numbers the library computed (``experiments.load_results``, the ``state``
+Each function takes numbers the library computed (``store.load_results``, the ``state``
 tables) and returns a Figure; nothing here trains, counts or measures. In a notebook end the cell
 with ``plt.show()`` or a ``;`` so the figure is shown once.
 """

@@ -1,5 +1,5 @@
 """Tables of the committed sweep results for lessons 05 and 06, computed from
-``experiments.load_results`` and the cost model. Nothing here trains or reads a file by itself.
+``store.load_results`` and the cost model. Nothing here trains or reads a file by itself.
 """
 
 from __future__ import annotations
