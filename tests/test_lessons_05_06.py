@@ -63,6 +63,25 @@ def test_compound_vs_best_single_compares_with_the_most_accurate_single_rule(sin
     assert versus.loc["4×", "beyond noise"] == (abs(gap) > noise)
 
 
+def test_ranking_ranks_the_rules_of_each_run_at_one_budget(single):
+    other = single.copy()
+    other.loc["width-x2", "accuracy_mean"] = 0.99          # width first in the second run
+    other = other.drop(index="depth-x2")                   # a rule missing from one run is left out
+    table = tables.ranking({"a": single, "b": other}, 2.0)
+    assert list(table.index) == ["width", "resolution", "compound"]
+    at2 = single[(single.budget == 2.0) & (single.rule != "depth")].set_index("rule")
+    expected = (100 * at2.accuracy_mean).rank(ascending=False, method="min").astype(int)
+    assert list(table["a rank"]) == [expected[r] for r in table.index]
+    assert table.loc["width", "b rank"] == 1 and table.loc["width", "b %"] == 99.0
+    assert table.loc["compound", "a ±"] == round(100 * single.loc["compound-x2", "accuracy_std"], 1)
+    with pytest.raises(ValueError, match="no rule was trained at 3x"):
+        tables.ranking({"a": single}, 3.0)
+    with pytest.raises(ValueError, match="budget"):
+        tables.ranking({"a": single}, 0.5)
+    with pytest.raises(ValueError, match="at least one"):
+        tables.ranking({}, 2.0)
+
+
 def test_budget_explorer_follows_its_slider(single):
     explorer = explorers.BudgetExplorer(single, budget=4.0)
     assert [value for _, value in explorer.budget.options] == [1.0, 2.0, 4.0]

@@ -107,6 +107,33 @@ def compare_runs(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str
     return pd.DataFrame(rows).set_index("trial")
 
 
+def ranking(runs: "dict[str, pd.DataFrame]", budget: float) -> "pd.DataFrame":
+    """The rules at one budget, ranked in each of several runs of single-vs-compound (say 30 and 60
+    epochs): mean ± std (%) and rank (1 = most accurate) per run, one row per rule present in every
+    run. A rank that changes by less than the noise between neighbours is not a change of ranking:
+    the table shows the spreads so the reader can judge."""
+    import pandas as pd
+
+    check_finite("budget", budget, minimum=1)
+    if not runs:
+        raise ValueError("runs must name at least one results table")
+    columns, present = {}, None
+    for name, table in runs.items():
+        at = table[(table.budget.astype(float).sub(budget).abs() < 1e-9) & table.rule.isin(SCALING_RULES)]
+        at = at.set_index("rule")
+        present = [r for r in (present if present is not None else SCALING_RULES) if r in at.index]
+        columns[name] = at
+    if not present:
+        raise ValueError(f"no rule was trained at {budget:g}x in every run ({', '.join(runs)})")
+    out = pd.DataFrame(index=pd.Index(present, name="rule"))
+    for name, at in columns.items():
+        mean, std = 100 * at.loc[present, "accuracy_mean"].astype(float), 100 * at.loc[present, "accuracy_std"].astype(float)
+        out[f"{name} %"] = mean.round(1).to_numpy()
+        out[f"{name} ±"] = std.round(1).to_numpy()
+        out[f"{name} rank"] = mean.rank(ascending=False, method="min").astype(int).to_numpy()
+    return out
+
+
 def search_cost(candidates: "Sequence[tuple[float, float, float]]", base: ModelConfig, images: int, epochs: float,
                 seeds: int = 3, num_classes: int = 1000) -> dict:
     """Training multiply-adds of a grid search: every candidate (alpha, beta, gamma) built at phi = 1
