@@ -208,10 +208,12 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
         partial = Path(storage if storage is not None else out_dir) / ".partial"
         stem = lambda t: partial / f"{sweep}-{t.trial_id}-{settings_digest(settings)}"  # noqa: E731
         queue = [t for t in trials if t.trial_id not in done]
+        if parallel:
+            queue = largest_first(queue, classes)
         training: dict[tuple, Trial] = {}  # network -> the trial training it
         while queue or training:
             known = trained_networks(out_dir, settings)
-            for trial in list(queue):  # in plan order
+            for trial in list(queue):  # in plan order (largest first on workers)
                 key = trial.config.network_key
                 if key in training:  # a twin: recorded from it once it is done
                     continue
@@ -262,6 +264,14 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
             log(f"{number[trial.trial_id]}: {cost.macs / 1e6:.1f} MMACs, accuracy {row['accuracy_mean']:.3f} "
                 f"+- {row['accuracy_std']:.3f} ({row['train_seconds']:.0f} s)")
     return store.read()
+
+
+def largest_first(trials: "list[Trial]", num_classes: int) -> "list[Trial]":
+    """``trials`` with the most MACs per image first (plan order among equals). Every trial of a sweep
+    trains the same images, epochs and seeds, so MACs rank their cost; handing the longest jobs out
+    first keeps N workers busy to the end instead of leaving one to train the largest model alone
+    (the longest-processing-time rule)."""
+    return sorted(trials, key=lambda t: -analytic_cost(t.config, num_classes=num_classes).macs)
 
 
 def _row(sweep, trial, cost, base_macs, settings, train, test, origin: dict, measured: dict) -> dict:

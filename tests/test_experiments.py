@@ -295,3 +295,13 @@ def test_settings_round_trip_through_a_results_line():
     for sweep in ex.SWEEPS:
         settings = ex.default_settings(sweep)
         assert ex.Settings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+def test_workers_get_the_largest_trials_first_and_equals_keep_plan_order():
+    trials = ex.plan("single-vs-compound", ex.default_settings("single-vs-compound"))
+    ordered = sweeps.largest_first(trials, num_classes=10)
+    macs = [el.analytic_cost(t.config, num_classes=10).macs for t in ordered]
+    assert macs == sorted(macs, reverse=True) and sorted(t.trial_id for t in ordered) == sorted(t.trial_id for t in trials)
+    assert ordered[-1].trial_id == "base"
+    twins = [trials[0], trials[0].__class__("again", "base", trials[0].config)]   # equal MACs: plan order
+    assert [t.trial_id for t in sweeps.largest_first(twins, 10)] == ["base", "again"]
