@@ -61,6 +61,8 @@ def test_compound_vs_best_single_compares_with_the_most_accurate_single_rule(sin
     noise = 100 * math.hypot(single.loc["compound-x4", "accuracy_std"], best.accuracy_std)
     assert versus.loc["4×", "gap (points)"] == round(gap, 1)
     assert versus.loc["4×", "beyond noise"] == (abs(gap) > noise)
+    with pytest.raises(ValueError, match="no budget above 1x with both compound scaling and a single"):
+        tables.compound_vs_best_single(single[single.rule != "compound"])
 
 
 def test_ranking_ranks_the_rules_of_each_run_at_one_budget(single):

@@ -80,6 +80,8 @@ def compound_vs_best_single(table: "pd.DataFrame") -> "pd.DataFrame":
                      "its MMACs": round(float(best.mmacs), 2), "its %": round(100 * float(best.accuracy_mean), 1),
                      "gap (points)": round(gap, 1), "noise (points)": round(noise, 1),
                      "beyond noise": abs(gap) > noise})
+    if not rows:
+        raise ValueError("the table holds no budget above 1x with both compound scaling and a single-dimension rule")
     return pd.DataFrame(rows).set_index("budget")
 
 
