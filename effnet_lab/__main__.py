@@ -2,139 +2,20 @@
 
 Every command calls the same library functions the notebooks use. A bad argument or a failed run
 ends with one or two lines (``python -m effnet_lab train: error: ...``), never a traceback
-(``EFFNET_LAB_TRACEBACK=1`` shows it, for a bug report).
+(``EFFNET_LAB_TRACEBACK=1`` shows it, for a bug report); ``cli`` holds the flags and those checks.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
-from .checks import Resolution, check_resolution
-from .config import (COMPILE_MODES, OPTIMIZERS, PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, RECIPE, SCHEDULES,
-                     _variant_key, compound_scaling, flops_factor, official_config)
-
-# What the library raises for bad input and failed runs (RuntimeError: out of GPU memory, a
-# checkpoint torch cannot map). Anything else is a bug and keeps its traceback.
-LIBRARY_ERRORS = (ValueError, TypeError, OSError, OverflowError, RuntimeError)
-# A library message starts with the parameter it is about ("batch_size must be ...", "seed 1 differs
-# ..."); when that parameter is a flag of the command, the message names the flag instead.
-_PARAMETER = re.compile(r"([a-z][a-z_]*)(?= must\b| \(| ['\"\[\d-]|=| True\b| False\b| None\b|:)")
-
-
-def flag_message(message: str, parser: argparse.ArgumentParser) -> str:
-    """``message`` with a leading parameter name that is one of ``parser``'s flags written as the
-    flag: "batch_size (128) must not exceed ..." -> "--batch-size (128) must not exceed ..."."""
-    found = _PARAMETER.match(message)
-    if found:
-        for action in parser._actions:
-            flags = [o for o in action.option_strings if o.startswith("--")]
-            if action.dest == found.group(1) and flags:
-                return flags[0] + message[found.end():]
-    return message
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with short errors: the message and a pointer to --help, not the whole usage block."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {flag_message(message, self)}\nsee --help\n")
-
-
-def run_error(exc: BaseException) -> str:
-    """One line for a library error: its message (an OSError's: the file and the reason)."""
-    if isinstance(exc, OSError) and exc.strerror and exc.filename:
-        return f"{exc.filename}: {exc.strerror}"
-    return str(exc) or type(exc).__name__
-
-
-def parse_resolution(text: str) -> Resolution:
-    """'224' -> 224; '240x320' or '240,320' -> (240, 320)."""
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        values = [int(p) for p in parts]
-        return check_resolution(values[0] if len(values) == 1 else tuple(values))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid resolution {text!r}: use a positive integer (224) or HxW (240x320)") from None
-
-
-def _variant(text: str) -> str:
-    """--model as official_config reads it: b3, B3 and efficientnet_b3 all name B3."""
-    try:
-        return _variant_key(text)
-    except ValueError:
-        return text  # argparse's "invalid choice" lists the valid ones
-
-
-def _add_model_args(p: argparse.ArgumentParser, num_classes: "int | None" = 1000) -> None:
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--model", default=None, type=_variant, choices=list(PUBLISHED),
-                       help="a published variant (default b0)")
-    which.add_argument("--phi", type=float, help="compound coefficient: scale B0 by alpha^phi, beta^phi, gamma^phi")
-    p.add_argument("--alpha", type=float, help=f"depth base (with --phi), default {PAPER_ALPHA}")
-    p.add_argument("--beta", type=float, help=f"width base (with --phi), default {PAPER_BETA}")
-    p.add_argument("--gamma", type=float, help=f"resolution base (with --phi), default {PAPER_GAMMA}")
-    p.add_argument("--resolution", type=parse_resolution, help="input size: 224 or HxW (default: the model's)")
-    p.add_argument("--num-classes", type=int, default=num_classes,
-                   help="classifier outputs (default %(default)s)" if num_classes else
-                        "classifier outputs: the data's classes (another number is refused)")
-
-
-def _config(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    given = [n for n in ("alpha", "beta", "gamma") if getattr(args, n) is not None]
-    if args.phi is None and given:
-        parser.error(f"--{given[0]} only applies with --phi")
-    for name, paper in (("alpha", PAPER_ALPHA), ("beta", PAPER_BETA), ("gamma", PAPER_GAMMA)):
-        if getattr(args, name) is None:
-            setattr(args, name, paper)
-    try:
-        if args.phi is not None:
-            config = compound_scaling(args.phi, args.alpha, args.beta, args.gamma)
-        else:
-            config = official_config(args.model or "b0")
-        if args.resolution is not None:
-            config = config.replace(resolution=args.resolution)
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
-    _at_least(args, parser, num_classes=1)
-    return config
-
-
-def _at_least(args: argparse.Namespace, parser: argparse.ArgumentParser, **minimum: int) -> None:
-    """Refuse integer flags below their minimum (a flag not given, None, is not checked)."""
-    for name, least in minimum.items():
-        value = getattr(args, name)
-        if value is not None and value < least:
-            why = " (BatchNorm needs at least 2 images per batch in training)" if name == "batch_size" else ""
-            parser.error(f"--{name.replace('_', '-')} must be >= {least}, got {value}{why if least == 2 else ''}")
-
-
-def _out_folder(text: str, parser: argparse.ArgumentParser) -> Path:
-    """``--out`` checked before any work: a folder, or one that can be created, and writable. Nothing
-    is created yet (a refused command leaves nothing behind)."""
-    out = Path(text).expanduser()
-    if out.exists() and not out.is_dir():
-        parser.error(f"--out {text}: a file of that name is in the way (--out names a folder)")
-    existing = out
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        parser.error(f"--out {text}: cannot create the folder: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        parser.error(f"--out {text}: cannot {'write to' if existing == out else 'create'} the folder: "
-                     f"no permission to write in {existing}")
-    return out
-
-
-def _make_folder(out: Path, parser: argparse.ArgumentParser) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # what _out_folder cannot foresee (a read-only disk, a name too long)
-        parser.error(f"--out {out}: cannot create the folder ({exc.strerror or exc})")
+from .cli import (CHANNELS_LAST, LIBRARY_ERRORS, ON_OFF, Parser, add_channels_last, add_model_args, add_recipe_args,
+                  at_least, flag_message, make_folder, model_config, out_folder, recipe_options, run_error,
+                  variant_name)
+from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, flops_factor
 
 
 def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -142,7 +23,7 @@ def cmd_profile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from .cost import MAX_LAYER_ROWS, analytic_cost
 
-    config = _config(args, parser)
+    config = model_config(args, parser)
     try:
         cost = analytic_cost(config, num_classes=args.num_classes)
     except (ValueError, OverflowError) as exc:
@@ -195,10 +76,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ra
 
     from .data import load_pair
     from .model import EfficientNet
-    from .runtime import pick_device, provenance, utc_now
+    from .runtime import provenance, utc_now
     from .train import evaluate, fit, uses_channels_last
 
-    config = _config(args, parser)
+    config = model_config(args, parser)
     overrides = {k: v for k, v in (("width_mult", args.width_mult), ("depth_mult", args.depth_mult),
                                    ("stem_stride", args.stem_stride), ("dropout", args.dropout),
                                    ("stochastic_depth", args.stochastic_depth)) if v is not None}
@@ -206,8 +87,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ra
         config = config.replace(**overrides)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
-    _at_least(args, parser, epochs=1, batch_size=2, per_class=1)
-    out = _out_folder(args.out, parser)
+    at_least(args, parser, epochs=1, batch_size=2, per_class=1)
+    out = out_folder(args.out, parser)
     try:
         train, test = load_pair(args.data)
         if args.per_class is not None:
@@ -224,15 +105,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ra
         model = EfficientNet(config, num_classes=len(train.classes))
     except ValueError as exc:  # a model too big for this machine's memory
         parser.error(str(exc))
-    _make_folder(out, parser)
+    make_folder(out, parser)
     began = time.perf_counter()
     origin = provenance(device)  # the code at the start (a commit made during a long run is not it)
-    recipe = {**RECIPE, **_recipe_options(args)}
+    recipe = {**RECIPE, **recipe_options(args)}
     info = {"config": config.to_dict(), "classes": train.classes, "resolution": config.to_dict()["resolution"],
             "tta": recipe["tta"]}  # evaluate scores the checkpoint as train did
     # an error from here on is one of the run (main reports it), not of the command line
     history = fit(model, train, test, args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-                  **_recipe_options(args), device=device, amp=not args.no_amp,
+                  **recipe_options(args), device=device, amp=not args.no_amp,
                   compile=args.compile, channels_last=CHANNELS_LAST[args.channels_last], seed=args.seed,
                   checkpoint=out / "last.pt", checkpoint_extra=info,
                   progress=not args.quiet, sync_bn=ON_OFF[args.sync_bn])
@@ -257,11 +138,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ra
 def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import json
 
+    from .checkpoints import load_checkpoint
     from .data import load
     from .runtime import pick_device
-    from .train import evaluate, load_checkpoint
+    from .train import evaluate
 
-    _at_least(args, parser, batch_size=1)
+    at_least(args, parser, batch_size=1)
     try:
         device = pick_device(args.device)
         model, state = load_checkpoint(args.checkpoint, device)
@@ -277,12 +159,19 @@ def cmd_evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+# sweep options that choose which trials a plan holds, and the sweep each belongs to
+PLAN_OPTIONS = {"budgets": "single-vs-compound", "tolerance": "grid-search", "max_candidates": "grid-search",
+                "variants": "formula-vs-official", "resolutions": "imagenette-resolution"}
+
+
 def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     import dataclasses
 
     from .data import resolve
-    from .experiments import default_settings, quick_settings, results_path, run_sweep
+    from .experiments import default_settings, quick_settings
     from .runtime import cache_dir, pick_device, quick_mode
+    from .store import results_path
+    from .sweeps import run_sweep
 
     quick = args.quick or quick_mode()
     settings = quick_settings(args.name) if quick else default_settings(args.name)
@@ -291,9 +180,9 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error(f"argument --{option.replace('_', '-')}: shapes the {sweep} sweep only, not {args.name}")
     changes = {k: v for k, v in (("data", args.data), ("epochs", args.epochs), ("per_class", args.per_class),
                                  ("seeds", args.seeds), ("batch_size", args.batch_size))
-               + tuple(_recipe_options(args).items())
+               + tuple(recipe_options(args).items())
                + tuple((option, getattr(args, option)) for option in PLAN_OPTIONS) if v is not None}
-    _at_least(args, parser, batch_size=2)
+    at_least(args, parser, batch_size=2)
     try:
         settings = dataclasses.replace(settings, **changes)
         out = Path(args.out) if args.out else (cache_dir() / "quick-results" if quick else Path("results"))
@@ -302,7 +191,7 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(str(exc))
     if quick and out.resolve().name == "results":
         parser.error(f"quick mode never writes to a results/ folder (got --out {args.out}); choose another --out")
-    _out_folder(str(out), parser)
+    out_folder(str(out), parser)
     checkpoints = out / "checkpoints" if args.name == "imagenette-resolution" else None
     try:
         from .runners import RAY_MISSING, check_address, check_options
@@ -324,7 +213,7 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     if args.storage is not None:
-        _out_folder(args.storage, parser)
+        out_folder(args.storage, parser)
     try:
         pick_device(args.device)
     except ValueError as exc:
@@ -337,67 +226,12 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-CHANNELS_LAST = {"auto": None, "on": True, "off": False}
-ON_OFF = {"on": True, "off": False}
-RECIPE_FLAGS = ("lr", "schedule", "warmup_epochs", "weight_decay", "label_smoothing", "zero_init", "ema",
-                "recalibrate_bn", "tta")
-SWITCHES = ("zero_init", "recalibrate_bn", "tta")  # on/off flags
-
-
-def _ema_decay(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= 0.9999:
-        raise argparse.ArgumentTypeError(f"must be a decay in [0, 0.9999] (0: off), got {text!r}")
-    return value
-
-
-def _add_recipe_args(p: argparse.ArgumentParser, defaults: dict | None) -> None:
-    """The training recipe's flags (fit's options; results/README.md measures each). ``defaults``
-    shows fit's in the help (train); None: the sweep's settings decide (sweep)."""
-    def say(name: str) -> str:
-        if defaults is None:
-            return "default: the sweep's setting"
-        value = defaults[name]
-        return f"default {({True: 'on', False: 'off'}.get(value, value) if isinstance(value, bool) else value)}"
-
-    p.add_argument("--lr", type=float, help="peak learning rate (default for sgd: 0.1 x batch size / 128)")
-    p.add_argument("--schedule", choices=SCHEDULES, help=f"learning rate after the warm-up ({say('schedule')})")
-    p.add_argument("--warmup-epochs", type=float, metavar="E", help=f"linear warm-up ({say('warmup_epochs')})")
-    p.add_argument("--weight-decay", type=float, help=say("weight_decay"))
-    p.add_argument("--label-smoothing", type=float, help=say("label_smoothing"))
-    p.add_argument("--zero-init", choices=tuple(ON_OFF),
-                   help=f"start residual branches and the classifier at zero ({say('zero_init')})")
-    p.add_argument("--ema", type=_ema_decay, metavar="DECAY",
-                   help=f"evaluate a moving average of the weights, 0: off ({say('ema')})")
-    p.add_argument("--recalibrate-bn", choices=tuple(ON_OFF),
-                   help=f"recompute BatchNorm statistics after the last epoch ({say('recalibrate_bn')})")
-    p.add_argument("--tta", choices=tuple(ON_OFF), help=f"average each test image with its mirror ({say('tta')})")
-
-
-def _recipe_options(args: argparse.Namespace) -> dict:
-    """The recipe flags given on the command line, as fit's keyword arguments."""
-    given = {k: getattr(args, k) for k in RECIPE_FLAGS if getattr(args, k, None) is not None}
-    return {k: ON_OFF[v] if k in SWITCHES else v for k, v in given.items()}
-# sweep options that choose which trials a plan holds, and the sweep each belongs to
-PLAN_OPTIONS = {"budgets": "single-vs-compound", "tolerance": "grid-search", "max_candidates": "grid-search",
-                "variants": "formula-vs-official", "resolutions": "imagenette-resolution"}
-
-
-def _add_channels_last(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--channels-last", choices=tuple(CHANNELS_LAST), default="auto",
-                   help="NHWC memory layout (auto: on a CUDA GPU only; on: also on a CPU, 1.2-1.5x faster on "
-                        "2 cores; see results/README.md for why it is not the CPU default)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m effnet_lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("profile", help="print Table 1 of a model with MACs, parameters and memory per stage",
                        description="Per-stage cost of a published variant (--model) or a compound-scaled B0 (--phi).")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--per-layer", action="store_true", help="one row per layer instead of per stage")
     p.set_defaults(func=cmd_profile)
 
@@ -407,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "same --out resumes from the last finished epoch.")
     p.add_argument("--data", required=True, help="folder, or dataset name (cifar10, cifar100, imagenet-subset)")
     p.add_argument("--out", required=True, help="output folder for metrics.json and last.pt")
-    _add_model_args(p, num_classes=None)
+    add_model_args(p, num_classes=None)
     p.add_argument("--width-mult", type=float, help="override the width multiplier")
     p.add_argument("--depth-mult", type=float, help="override the depth multiplier")
     p.add_argument("--stem-stride", type=int, help="1 keeps small images (CIFAR) from shrinking to 1x1 maps")
@@ -416,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10, help="default %(default)s")
     p.add_argument("--batch-size", type=int, default=128, help="default %(default)s")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    _add_recipe_args(p, RECIPE)
+    add_recipe_args(p, RECIPE)
     p.add_argument("--per-class", type=int, help="train on a class-balanced seeded subset of N images per class")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
@@ -424,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch.compile the model; optionally a mode: " + ", ".join(COMPILE_MODES)
                         + " (reduce-overhead adds CUDA graphs)")
     p.add_argument("--no-amp", action="store_true", help="no bf16/fp16 autocast on a GPU")
-    _add_channels_last(p)
+    add_channels_last(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--sync-bn", choices=tuple(ON_OFF), default="on",
                    help="under torchrun: BatchNorm statistics over the global batch, not each process's share "
@@ -458,18 +292,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", type=int, help="training images per class")
     p.add_argument("--seeds", type=int, nargs="+")
     p.add_argument("--batch-size", type=int)
-    _add_recipe_args(p, None)
+    add_recipe_args(p, None)
     p.add_argument("--budgets", type=float, nargs="+", metavar="X",
                    help="single-vs-compound: MAC budgets as multiples of the base's (default 1 2 4)")
     p.add_argument("--tolerance", type=float, help="grid-search: |alpha*beta^2*gamma^2 - 2| allowed (default 0.1)")
     p.add_argument("--max-candidates", type=int, metavar="N",
                    help="grid-search: how many (alpha, beta, gamma) to train (default 6; the committed runs: 9)")
-    p.add_argument("--variants", nargs="+", metavar="BN", type=_variant,
+    p.add_argument("--variants", nargs="+", metavar="BN", type=variant_name,
                    help="formula-vs-official: published variants to match (default b1 b2 b3; any of b1-b7)")
     p.add_argument("--resolutions", type=int, nargs="+", metavar="PX",
                    help="imagenette-resolution: input sizes in pixels (default 64 96 128)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    _add_channels_last(p)
+    add_channels_last(p)
     p.add_argument("--workers", type=int, metavar="N",
                    help="train N trials at once on a local Ray instance started for the run (needs "
                         "pip install 'effnet-lab[ray]'; without it: one trial at a time, in this process)")

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import Resolution
+from .runtime import model_mode
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,9 @@ def class_activation_maps(model: nn.Module, images: torch.Tensor,
                          f"expects (uint8 images: use cam.preprocess first), got "
                          f"{getattr(images, 'dtype', type(images).__name__)} {tuple(getattr(images, 'shape', ()))}")
     n, num_classes = len(images), model.classifier.out_features
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            feats = model.features(images)                                   # (N, C, h, w)
-            logits = model.classifier(model.pool(feats).flatten(1))           # (N, num_classes)
-    finally:
-        model.train(was_training)
+    with model_mode(model), torch.no_grad():
+        feats = model.features(images)                                   # (N, C, h, w)
+        logits = model.classifier(model.pool(feats).flatten(1))           # (N, num_classes)
     probabilities = logits.softmax(1)
     predicted = logits.argmax(1)
     if classes is None:

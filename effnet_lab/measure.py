@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .checks import Resolution, as_hw, check_positive_int, check_resolution
 from .cost import Cost
+from .runtime import model_mode
 
 if TYPE_CHECKING:
     import torch
@@ -80,14 +81,12 @@ def measure_activation_bytes(model: "nn.Module", resolution: Resolution | None =
         del out
         return sum(storages.values())
 
-    was_training = model.training
-    model.train()
-    state = copy.deepcopy(model.state_dict())  # training steps update BatchNorm running statistics
-    try:
-        return saved_bytes(3) - saved_bytes(2)
-    finally:
-        model.load_state_dict(state)
-        model.train(was_training)
+    with model_mode(model, training=True):
+        state = copy.deepcopy(model.state_dict())  # training steps update BatchNorm running statistics
+        try:
+            return saved_bytes(3) - saved_bytes(2)
+        finally:
+            model.load_state_dict(state)
 
 
 
@@ -130,22 +129,20 @@ def latency(model: "nn.Module", resolution: Resolution | None = None, device: "s
     warmup = check_positive_int("warmup", warmup, minimum=0)
     home = next(model.parameters()).device
     dev = torch.device(device) if device is not None else home
-    was_training = model.training
-    model.eval()
-    try:
-        model.to(dev)
-        x = torch.randn(batch_size, 3, h, w, device=dev)
-        sync = synchronizer(dev)
-        samples = []
-        with torch.inference_mode():
-            for i in range(warmup + repeats):
-                sync()
-                start = time.perf_counter()
-                model(x)
-                sync()
-                if i >= warmup:
-                    samples.append((time.perf_counter() - start) * 1e3)
-    finally:
-        model.to(home)  # the caller's model stays where it was
-        model.train(was_training)
+    with model_mode(model):
+        try:
+            model.to(dev)
+            x = torch.randn(batch_size, 3, h, w, device=dev)
+            sync = synchronizer(dev)
+            samples = []
+            with torch.inference_mode():
+                for i in range(warmup + repeats):
+                    sync()
+                    start = time.perf_counter()
+                    model(x)
+                    sync()
+                    if i >= warmup:
+                        samples.append((time.perf_counter() - start) * 1e3)
+        finally:
+            model.to(home)  # the caller's model stays where it was
     return Latency(statistics.median(samples), tuple(samples), str(dev), batch_size, (h, w))

@@ -1,6 +1,6 @@
 """Where a sweep's trials train: here, one after another, or on Ray workers, several at once.
 
-``experiments.run_sweep`` plans the trials, decides which to train and writes the results file; a
+``sweeps.run_sweep`` plans the trials, decides which to train and writes the results file; a
 runner only runs the training jobs it is handed (``submit``) and hands back each result as it
 finishes (``finished``). ``RayRunner`` uses Ray, the engine ML sweeps already run on, for what a
 hand-made runner would have to build: starting and placing worker processes (CPUs, whole or shared

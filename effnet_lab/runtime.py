@@ -1,12 +1,14 @@
 """The runtime environment every layer shares: which device, where data, caches and results live,
-how files are written (atomically), and where a result came from (provenance).
+how files are written (atomically), where a result came from (provenance), and the mode a model
+runs in while it is measured (``model_mode``).
 
 Standard library only at import time; torch is imported inside the functions that need it, so
-``experiments`` can write results and ``data`` can find a folder without loading a deep-learning stack.
+``store`` can write results and ``data`` can find a folder without loading a deep-learning stack.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from pathlib import Path
@@ -51,7 +53,7 @@ def cache_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """The committed sweep results that ``experiments.load_results`` reads by default: the folder
+    """The committed sweep results that ``store.load_results`` reads by default: the folder
     EFFNET_LAB_RESULTS names, else ``results/`` of the repository this package runs from (a clone,
     or an editable install). A non-editable install has no repository: set EFFNET_LAB_RESULTS to a
     clone's ``results/`` folder, or pass a folder to ``load_results``."""
@@ -101,7 +103,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Devices and provenance
+# Devices, the mode a model runs in, and provenance
 # ---------------------------------------------------------------------------------------------
 
 
@@ -142,6 +144,19 @@ def device_name(device: "str | torch.device") -> str:
     import platform
 
     return f"{dev.type}: {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+@contextlib.contextmanager
+def model_mode(model: "torch.nn.Module", training: bool = False):
+    """Run the ``with`` block with ``model`` in eval mode (or train mode: ``training=True``), then
+    put it back as ``model.training`` was, also when the block raises: evaluating or measuring a
+    caller's model must not switch it over (dropout off in the middle of training, say)."""
+    was_training = model.training
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def utc_now() -> str:

@@ -2,19 +2,14 @@
 
 One loop for every device: data already on the device (``DeviceLoader``), bf16 autocast,
 channels_last and cuDNN autotuning on a CUDA GPU (channels_last on request elsewhere), optional
-``torch.compile``, SGD with Nesterov momentum, a warm-up then cosine, linear or one-cycle schedule
-and label smoothing by default (RMSProp as in the paper on request), seeded determinism on the CPU,
-and an atomic checkpoint after every epoch from which a run resumes.
-
-The small-budget recipe (what each part buys is measured in results/README.md, "Training recipe"):
-``zero_init`` starts every residual branch and the classifier at zero, ``ema`` evaluates an
-exponential moving average of the weights, ``tta`` averages the logits of an image and its mirror.
+``torch.compile``, seeded determinism on the CPU, and an atomic checkpoint after every epoch from
+which a run resumes (``checkpoints``). What it trains with comes from ``recipe``: by default SGD
+with Nesterov momentum, a warm-up then a cosine schedule, and label smoothing (``config.RECIPE``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,10 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-from .checks import as_hw, check_finite, check_positive_int, check_resolution
+from .checkpoints import resume_state, rng_state, set_rng_state, training_options
+from .checks import check_finite, check_positive_int
 from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES
 from .data import DeviceLoader, ImageTensors
-from .runtime import TORCH_LOAD_ERRORS, atomic_save, pick_device
+from .recipe import WeightEMA, make_optimizer, make_schedule, predict, recalibrate_bn_, zero_init_
+from .runtime import atomic_save, model_mode, pick_device
 
 
 @dataclass
@@ -59,132 +56,6 @@ class History:
         return cls([EpochStats(**r) for r in rows])
 
 
-def _make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    # no weight decay on BatchNorm and biases: decaying them only hurts small models
-    decay = [p for p in params if p.dim() > 1]
-    no_decay = [p for p in params if p.dim() <= 1]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-    if name == "rmsprop":  # the paper's: decay 0.9, momentum 0.9, TF's epsilon 1e-3
-        return torch.optim.RMSprop(groups, lr=lr, alpha=0.9, momentum=0.9, eps=1e-3)
-    return torch.optim.AdamW(groups, lr=lr)
-
-
-def _make_schedule(name: str, optimizer, total_steps: int, warmup_steps: int):
-    if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total_steps,
-            pct_start=max(warmup_steps, 1) / total_steps)
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        if name == "constant":
-            return 1.0
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        if name == "linear":  # straight down to zero at the last step
-            return 1.0 - progress
-        return 0.5 * (1 + math.cos(math.pi * progress))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-class WeightEMA:
-    """An exponential moving average of a model's weights and BatchNorm statistics, for evaluation.
-
-    After update n (counting from 1) every floating-point tensor t of the copy becomes
-    ``d * t + (1 - d) * current`` with ``d = min(decay, n / (n + 9))``: the warm-up keeps the
-    average from remembering the random initialisation when a run has only a few hundred steps.
-    Integer buffers (BatchNorm's batch counter) are copied. (``torch.optim.swa_utils.AveragedModel``
-    has no such warm-up, and its ``use_buffers`` averages integer buffers too, so this is written out.)
-    """
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        import copy
-
-        self.decay = check_finite("ema", decay, minimum=0, maximum=1)
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.updates = 0
-
-    def _pairs(self, model: nn.Module):
-        """(ours, theirs) lists of floating-point and of other tensors, built once per model: its
-        tensors are updated in place by the optimizer, so the same references serve every step."""
-        if getattr(self, "_source", None) is not model:
-            ours, theirs = self.model.state_dict(), model.state_dict()
-            split = {True: ([], []), False: ([], [])}
-            for k in ours:
-                split[ours[k].is_floating_point()][0].append(ours[k])
-                split[ours[k].is_floating_point()][1].append(theirs[k])
-            self._source, self._split = model, split
-        return self._split
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        d = min(self.decay, self.updates / (self.updates + 9))
-        split = self._pairs(model)
-        torch._foreach_lerp_(*split[True], 1.0 - d)
-        for a, b in zip(*split[False]):
-            a.copy_(b)
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.updates = int(state["updates"])
-
-
-def zero_init_(model: nn.Module) -> nn.Module:
-    """Zero the last BatchNorm's scale in every residual branch and the classifier's weights and bias:
-    each residual block then starts as the identity, and the first predictions give every class the
-    same odds (first loss ln C), so early steps are not spent undoing a random start."""
-    from .blocks import MBConv
-
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, MBConv) and m.stochastic_depth is not None:  # the blocks with a skip
-                nn.init.zeros_(m.project.bn.weight)
-        classifier = getattr(model, "classifier", None)
-        if isinstance(classifier, nn.Linear):
-            nn.init.zeros_(classifier.weight)
-            nn.init.zeros_(classifier.bias)
-    return model
-
-
-@torch.no_grad()
-def recalibrate_bn_(model: nn.Module, batches) -> nn.Module:
-    """Recompute every BatchNorm's running mean and variance as the plain average over ``batches``
-    (an iterable of (images, labels)) with the weights as they are now, instead of the moving
-    average that training left, which after a few hundred steps still remembers early weights.
-    Dropout and stochastic depth stay off (eval mode), so the statistics are those of the eval-time
-    network; the model is left in eval mode."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    model.eval()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # None: a cumulative average, every batch weighted alike
-        m.train()
-    try:
-        for x, _ in batches:
-            model(x)
-    finally:
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
-            m.eval()
-    return model
-
-
-def predict(model: nn.Module, x: torch.Tensor, tta: bool = False) -> torch.Tensor:
-    """Logits of ``model`` for the batch ``x``; with ``tta``, the mean of x's and its mirror image's."""
-    logits = model(x).float()
-    if tta:
-        logits = (logits + model(x.flip(-1)).float()) / 2
-    return logits
-
-
 def autocast_dtype(device: torch.device, amp: bool) -> "torch.dtype | None":
     """What ``amp`` computes in on ``device``: bfloat16 on a CUDA GPU that has it (Ampere and later),
     float16 on one without (T4, V100: Colab), None (float32) elsewhere and without ``amp``."""
@@ -203,22 +74,6 @@ def grad_scaler(device: torch.device, amp: bool) -> "torch.amp.GradScaler":
     """A loss scaler, enabled for float16 autocast only: float16's small range makes small gradients
     underflow to zero unless the loss is scaled up first (bfloat16 has float32's range: no scaler)."""
     return torch.amp.GradScaler("cuda", enabled=autocast_dtype(device, amp) == torch.float16)
-
-
-def rng_state(device: torch.device) -> dict:
-    """The random state a resumed run needs: the CPU's, and every CUDA device's on a CUDA run
-    (dropout and stochastic depth draw there), so it continues as an uninterrupted run would."""
-    state = {"rng": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    """Restore what ``rng_state`` saved (a CPU run's checkpoint has no CUDA state, and needs none)."""
-    torch.set_rng_state(state["rng"].cpu())
-    if device.type == "cuda" and "cuda_rng" in state:
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
 
 
 def _oom_message(batch_size: int) -> str:
@@ -264,7 +119,7 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
              device: "str | torch.device | None" = None, resolution=None, amp: bool = True,
              tta: bool = False) -> dict:
     """Accuracy, mean loss, per-class accuracy and the confusion matrix (rows: true, columns: predicted).
-    ``tta``: average each image's logits with its horizontal mirror's (see ``predict``)."""
+    ``tta``: average each image's logits with its horizontal mirror's (see ``recipe.predict``)."""
     if isinstance(data, ImageTensors):
         res = resolution if resolution is not None else model.config.resolution
         data = DeviceLoader(data, batch_size, res, pick_device(device), channels_last=_is_channels_last(model))
@@ -276,79 +131,18 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
     # float64 like the Python float it replaces (MPS has no float64)
     loss_sum = torch.zeros((), dtype=torch.float32 if data.device.type == "mps" else torch.float64, device=data.device)
     n = 0
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), _autocast(data.device, amp):
-            for x, y in data:
-                logits = predict(model, x, tta)
-                loss_sum += F.cross_entropy(logits, y, reduction="sum")  # summed on the device: no sync per batch
-                n += len(y)
-                confusion += torch.bincount(y * n_classes + logits.argmax(1),
-                                            minlength=n_classes**2).view(n_classes, n_classes)
-    finally:
-        model.train(was_training)
+    with model_mode(model), torch.inference_mode(), _autocast(data.device, amp):
+        for x, y in data:
+            logits = predict(model, x, tta)
+            loss_sum += F.cross_entropy(logits, y, reduction="sum")  # summed on the device: no sync per batch
+            n += len(y)
+            confusion += torch.bincount(y * n_classes + logits.argmax(1),
+                                        minlength=n_classes**2).view(n_classes, n_classes)
     confusion = confusion.cpu()
     per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1)).tolist()
     return {"accuracy": confusion.diag().sum().item() / max(n, 1), "loss": loss_sum.item() / max(n, 1), "n": n,
             "per_class_accuracy": dict(zip(data.classes, per_class)), "confusion": confusion.tolist(),
             "classes": list(data.classes)}
-
-
-# fit's arguments that do not change what a run trains (the device, the layout and autocast change
-# the arithmetic, as in the sweeps' records), or that are the run's data and files themselves. Every
-# other argument, a new one too, is stored in the checkpoint and must be the same on resume.
-NOT_TRAINING_OPTIONS = ("model", "train", "val", "device", "amp", "channels_last", "compile", "checkpoint",
-                        "checkpoint_extra", "progress")
-
-
-def _plain(value):
-    """``value`` as ``torch.load(weights_only=True)`` reads it back (a numpy float would not load)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value.item() if hasattr(value, "item") else value
-
-
-def _fingerprint(data: ImageTensors) -> str:
-    """Which images a run trains on, in a few words: another --data or --per-class changes it."""
-    import hashlib
-
-    digest = hashlib.sha256(data.images.cpu().contiguous().numpy())
-    digest.update(data.labels.cpu().contiguous().numpy())
-    return f"{len(data)} images, sha256 {digest.hexdigest()[:12]}"
-
-
-def _resume_state(path: Path, device: torch.device, options: dict) -> dict:
-    """The checkpoint at ``path``, read and checked against this run's training ``options``: a resume
-    with another seed, learning rate, model or data would go on from the old run's weights and
-    schedule while its caller records the new options, so any difference is refused by name."""
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except TORCH_LOAD_ERRORS as exc:  # truncated, overwritten, not a torch file: nothing to resume from
-        raise ValueError(f"checkpoint {str(path)!r} is damaged ({type(exc).__name__}); delete it to start the run "
-                         f"afresh, or use another --out folder") from exc
-    needed = {"model", "optimizer", "schedule", "rng", "epoch", "epochs", "history"}
-    if not isinstance(state, dict) or not needed <= set(state):
-        raise ValueError(f"{str(path)!r} is not a checkpoint that fit wrote (it needs {', '.join(sorted(needed))}); "
-                         f"delete it to start the run afresh, or use another --out folder")
-    if state["epochs"] != options["epochs"]:
-        raise ValueError(f"checkpoint {str(path)!r} belongs to a {state['epochs']}-epoch run, not "
-                         f"{options['epochs']}; use another --out folder or the same epochs")
-    if ("ema" in state) != (options["ema"] > 0):
-        raise ValueError(f"checkpoint {str(path)!r} was trained {'with' if 'ema' in state else 'without'} "
-                         f"a weight average (ema); resume it with the same ema, or use another --out folder")
-    for name, value in options.items():  # (checkpoints written before options were kept have none)
-        stored = state.get("options", {}).get(name, value)
-        if stored != value and name == "training_images":
-            raise ValueError(f"the training images ({value}) differ from those checkpoint {str(path)!r} was trained "
-                             f"with ({stored}): other data or another --per-class? Resume with the same, or use "
-                             f"another --out folder")
-        if stored != value:
-            raise ValueError(f"{name} {value!r} differs from the {stored!r} that checkpoint {str(path)!r} was "
-                             f"trained with; resume with the same {name}, or use another --out folder")
-    return state
 
 
 def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, epochs: int = 10, *,
@@ -432,21 +226,17 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
                                 part=(rank, ranks))
     val_loader = DeviceLoader(val, 256, res, dev, channels_last=channels_last) if val is not None else None
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = _make_optimizer(optimizer, params, lr, weight_decay)
+    opt = make_optimizer(optimizer, params, lr, weight_decay)
     steps = epochs * len(train_loader)
-    sched = _make_schedule(schedule, opt, steps, int(warmup_epochs * len(train_loader)))
+    sched = make_schedule(schedule, opt, steps, int(warmup_epochs * len(train_loader)))
     history, start = History(), 0
     scaler = grad_scaler(dev, amp)
 
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None:  # what a resume must share with the run that wrote the checkpoint: every option
-        config = getattr(model, "config", None)  # but those that only choose how and where it computes
-        options = _plain({**({k: v for k, v in config.to_dict().items() if k != "name"} if config else {}),
-                          **{k: v for k, v in received.items() if k not in NOT_TRAINING_OPTIONS + ("lr",)},
-                          # the rate used (after the optimizer and batch size it follows by default)
-                          "lr": lr, "resolution": as_hw(check_resolution(res)), "training_images": _fingerprint(train)})
+    if path is not None:  # what a resume must share with the run that wrote the checkpoint
+        options = training_options(model, received, lr, res, train)
     if path is not None and path.exists():
-        state = _resume_state(path, dev, options)
+        state = resume_state(path, dev, options)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["schedule"])
@@ -534,35 +324,3 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     if averaged is not None:  # the model handed back is the one that was evaluated
         model.load_state_dict(averaged.model.state_dict())
     return history
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------
-
-
-def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):
-    """Rebuild the model a ``train`` run saved: returns (model, checkpoint dict). Safe: weights_only."""
-    from .config import ModelConfig
-    from .model import EfficientNet
-
-    path = Path(path)
-    if path.is_dir():
-        hint = f"; did you mean {str(path / 'last.pt')!r}?" if (path / "last.pt").is_file() else ""
-        raise IsADirectoryError(f"checkpoint {str(path)!r} is a folder, not a checkpoint file{hint}")
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except TORCH_LOAD_ERRORS as exc:  # kept as the cause
-        raise ValueError(f"{str(path)!r} is not a readable effnet_lab checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(state, dict) or not {"model", "config", "classes"} <= set(state):
-        raise ValueError(f"{str(path)!r} is not an effnet_lab training checkpoint (it needs model, config "
-                         f"and classes entries; torchvision weights load with load_torchvision_weights)")
-    try:
-        model = EfficientNet(ModelConfig.from_dict(state["config"]), num_classes=len(state["classes"]))
-        # a run with a weight average is judged by the average (what fit hands back), not its last step
-        model.load_state_dict(state["ema"]["model"] if "ema" in state else state["model"])
-    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
-        raise ValueError(f"{str(path)!r} does not rebuild an effnet_lab model: {exc}") from None
-    return model.to(device).eval(), state

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from effnet_lab import experiments, train, runtime
+from effnet_lab import experiments, recipe, train, runtime
 from effnet_lab.data import DeviceLoader, load_pair
 from effnet_lab.runtime import atomic_write_text
 from effnet_lab.model import EfficientNet
@@ -83,7 +83,7 @@ def run_one(name: str, options: dict, seed: int, out: Path) -> dict:
                 loader = DeviceLoader(trainset, kwargs["batch_size"], config.resolution, "cpu", train=True, seed=seed,
                                       channels_last=True)
                 loader.set_epoch(settings.epochs)
-                train.recalibrate_bn_(net, loader)
+                recipe.recalibrate_bn_(net, loader)
             for tta in (False, True):
                 key = label + ("+recal" if recal else "") + ("+tta" if tta else "")
                 accuracy[key] = train.evaluate(net, test, device="cpu", tta=tta)["accuracy"]

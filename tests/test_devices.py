@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import effnet_lab as el
-from effnet_lab import experiments as ex, measure, runtime, train
+from effnet_lab import checkpoints, experiments as ex, measure, runtime, store, sweeps, train
 from effnet_lab.model import EfficientNet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,24 +86,24 @@ def test_latency_on_mps_measures_finished_work():
 
 
 def test_checkpoints_keep_the_cuda_random_state_on_a_cuda_run(monkeypatch):
-    assert set(train.rng_state(torch.device("cpu"))) == {"rng"}
+    assert set(checkpoints.rng_state(torch.device("cpu"))) == {"rng"}
     saved = [torch.ByteTensor([1, 2, 3])]
     monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: saved)
-    state = train.rng_state(torch.device("cuda"))
+    state = checkpoints.rng_state(torch.device("cuda"))
     assert state["cuda_rng"] is saved and torch.equal(state["rng"], torch.get_rng_state())
     restored = []
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
-    train.set_rng_state(state, torch.device("cuda"))
+    checkpoints.set_rng_state(state, torch.device("cuda"))
     assert [torch.equal(a, b) for a, b in zip(restored[0], saved)] == [True]
-    train.set_rng_state({"rng": torch.get_rng_state()}, torch.device("cuda"))   # an old checkpoint: CPU state only
+    checkpoints.set_rng_state({"rng": torch.get_rng_state()}, torch.device("cuda"))   # an old checkpoint: CPU state only
     assert len(restored) == 1
 
 
 @needs_cuda
 def test_the_cuda_random_state_round_trips():
-    state = train.rng_state(torch.device("cuda"))
+    state = checkpoints.rng_state(torch.device("cuda"))
     first = torch.rand(4, device="cuda")
-    train.set_rng_state(state, torch.device("cuda"))
+    checkpoints.set_rng_state(state, torch.device("cuda"))
     assert torch.equal(torch.rand(4, device="cuda"), first)
 
 
@@ -116,14 +116,14 @@ def test_an_unreadable_checkpoint_keeps_its_cause(tmp_path):
     path = tmp_path / "last.pt"
     path.write_bytes(b"not a checkpoint" * 8)
     with pytest.raises(ValueError, match="is not a readable effnet_lab checkpoint") as caught:
-        train.load_checkpoint(path)
+        checkpoints.load_checkpoint(path)
     assert caught.value.__cause__ is not None
 
 
 def test_a_damaged_results_file_is_named_when_networks_are_looked_up_for_reuse(tmp_path):
-    ex.results_path(tmp_path, "grid-search").write_text("{not json\n")
+    store.results_path(tmp_path, "grid-search").write_text("{not json\n")
     with pytest.warns(UserWarning, match=rf"not reusing networks from {tmp_path / 'grid_search.jsonl'}: .*line 1"):
-        assert ex.trained_networks(tmp_path, ex.Settings()) == {}
+        assert sweeps.trained_networks(tmp_path, ex.Settings()) == {}
 
 
 def test_results_are_found_by_an_explicit_path(tmp_path, monkeypatch):
@@ -132,7 +132,7 @@ def test_results_are_found_by_an_explicit_path(tmp_path, monkeypatch):
     monkeypatch.setenv(runtime.RESULTS_ENV, str(tmp_path))
     assert runtime.results_dir() == tmp_path
     with pytest.raises(FileNotFoundError, match="no results for 'grid-search'"):
-        ex.load_results("grid-search")
+        store.load_results("grid-search")
     monkeypatch.setenv(runtime.RESULTS_ENV, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="EFFNET_LAB_RESULTS=.*missing is not a folder"):
         runtime.results_dir()
@@ -140,11 +140,11 @@ def test_results_are_found_by_an_explicit_path(tmp_path, monkeypatch):
 
 def test_results_lines_record_their_class_count(tmp_path, monkeypatch):
     lines = (ROOT / "results" / "grid_search.jsonl").read_text().splitlines()
-    assert ex.recorded_classes(ex.load_results("grid-search")) == 10   # committed lines: matched by parameters
+    assert store.recorded_classes(store.load_results("grid-search")) == 10   # committed lines: matched by parameters
     (tmp_path / "grid_search.jsonl").write_text("".join(json.dumps({**json.loads(x), "num_classes": 10}) + "\n"
                                                         for x in lines))
-    monkeypatch.setattr(ex, "analytic_cost", lambda *a, **k: pytest.fail("guessed instead of read"), raising=True)
-    assert ex.recorded_classes(ex.ResultsStore(tmp_path / "grid_search.jsonl").table()) == 10
+    monkeypatch.setattr(store, "analytic_cost", lambda *a, **k: pytest.fail("guessed instead of read"), raising=True)
+    assert store.recorded_classes(store.ResultsStore(tmp_path / "grid_search.jsonl").table()) == 10
 
 
 def test_a_non_editable_install_finds_the_lesson_kit_and_results_by_path(tmp_path):
@@ -156,9 +156,9 @@ def test_a_non_editable_install_finds_the_lesson_kit_and_results_by_path(tmp_pat
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
                            *map(str, (tmp_path / "wheel").glob("*.whl"))], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    code = ("import effnet_lab, effnet_lab.lessons.states as s; from effnet_lab import experiments as ex; "
+    code = ("import effnet_lab, effnet_lab.lessons.states as s; from effnet_lab import store; "
             "assert effnet_lab.__file__.startswith(%r), effnet_lab.__file__; "
-            "print(len(ex.load_results('grid-search')), s.scaling_state().macs)" % str(target))
+            "print(len(store.load_results('grid-search')), s.scaling_state().macs)" % str(target))
     env = {k: v for k, v in os.environ.items() if k != runtime.RESULTS_ENV}
     run = lambda extra: subprocess.run([sys.executable, "-s", "-c", code], capture_output=True, text=True,  # noqa: E731
                                        env={**env, **extra, "PYTHONPATH": str(target)}, cwd=tmp_path)

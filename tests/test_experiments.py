@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import effnet_lab as el
-from effnet_lab import experiments as ex
+from effnet_lab import experiments as ex, store, sweeps
 from effnet_lab.__main__ import main
 from effnet_lab.cost import analytic_cost
 
@@ -22,7 +22,7 @@ def tiny(sweep, data):
 
 def line(settings, trial_id="x", **changes):
     """A results line with every field (most of them None), for tests of the store itself."""
-    return {**dict.fromkeys(ex.REQUIRED_FIELDS), "schema": ex.SCHEMA, "trial_id": trial_id,
+    return {**dict.fromkeys(store.REQUIRED_FIELDS), "schema": store.SCHEMA, "trial_id": trial_id,
             "config": settings.base.to_dict(), "settings": settings.to_dict(), **changes}
 
 
@@ -63,7 +63,7 @@ def test_the_default_grid_is_the_start_of_the_committed_nine():
     six = ex.grid_candidates(s.tolerance, s.max_candidates, base=s.base, num_classes=10)
     nine = ex.grid_candidates(s.tolerance, 9, base=s.base, num_classes=10)
     assert s.max_candidates == 6 and nine[:6] == six
-    committed = ex.load_results("grid-search")
+    committed = store.load_results("grid-search")
     assert set(committed.trial_id) == {t.trial_id for t in ex.plan("grid-search", ex.Settings(max_candidates=9))}
 
 
@@ -71,8 +71,8 @@ def test_the_committed_cpu_rerun_reproduced_every_accuracy():
     # results/cpu-rerun: single-vs-compound run again on a CPU by later code (SiLU out of place, other
     # shards): a seed gives the same numbers on a CPU, so every accuracy must be the same
     results = Path(ex.__file__).resolve().parent.parent / "results"
-    first = ex.load_results("single-vs-compound", results / "cpu")
-    again = ex.load_results("single-vs-compound", results / "cpu-rerun")
+    first = store.load_results("single-vs-compound", results / "cpu")
+    again = store.load_results("single-vs-compound", results / "cpu-rerun")
     assert list(again.trial_id) == list(first.trial_id) and len(first) == 9
     assert list(again.accuracies) == list(first.accuracies)
     assert set(again.commit).isdisjoint(set(first.commit))
@@ -86,7 +86,7 @@ def test_the_recipe_sweep_reproduced_the_ablation_base():
     import json
 
     results = Path(ex.__file__).resolve().parent.parent / "results"
-    sweep = ex.load_results("single-vs-compound", results / "cpu-recipe").set_index("trial_id")
+    sweep = store.load_results("single-vs-compound", results / "cpu-recipe").set_index("trial_id")
     ablation = [json.loads(line) for line in (results / "recipe_ablation.jsonl").read_text().splitlines()]
     runs = sorted((r for r in ablation if r["variant"] == "zi+batch-64"), key=lambda r: r["seed"])
     assert [r["seed"] for r in runs] == list(sweep.loc["base", "seeds"]) == [0, 1, 2]
@@ -96,7 +96,7 @@ def test_the_recipe_sweep_reproduced_the_ablation_base():
 
 
 def test_old_results_lines_read_as_the_recipe_they_were_made_with():
-    old = ex.load_results("single-vs-compound")  # the H200 run, before the recipe was a setting
+    old = store.load_results("single-vs-compound")  # the H200 run, before the recipe was a setting
     settings = ex.Settings.from_dict(old.settings.iloc[0])
     assert "zero_init" not in old.settings.iloc[0]
     assert {k: getattr(settings, k) for k in ex.RECIPE_FIELDS} == ex.RECIPE_BEFORE
@@ -126,25 +126,25 @@ def test_budgets_beyond_the_first_search_range_and_out_of_reach():
 
 def test_a_sweep_grows_by_new_trials_and_keeps_its_lines(image_folder, tmp_path):
     small = tiny("single-vs-compound", image_folder)
-    first = ex.run_sweep("single-vs-compound", tmp_path, small, log=lambda m: None)
+    first = sweeps.run_sweep("single-vs-compound", tmp_path, small, log=lambda m: None)
     # more budgets only add trials: the file's lines stay, only the 3x trials are trained
     bigger = ex.Settings(**{**small.__dict__, "budgets": (1.0, 2.0, 3.0)})
-    assert ex.settings_digest(bigger) == ex.settings_digest(small)  # work in progress survives too
+    assert sweeps.settings_digest(bigger) == sweeps.settings_digest(small)  # work in progress survives too
     logs = []
-    grown = ex.run_sweep("single-vs-compound", tmp_path, bigger, log=logs.append)
+    grown = sweeps.run_sweep("single-vs-compound", tmp_path, bigger, log=logs.append)
     assert grown[:len(first)] == first
     assert [r["trial_id"] for r in grown[len(first):]] == ["width-x3", "depth-x3", "resolution-x3", "compound-x3"]
     assert "9 trials x 1 seeds" in logs[0] and "5 already done" in logs[0]
     # the smaller plan again: nothing to train, the extra lines are kept and said so
     logs = []
-    assert ex.run_sweep("single-vs-compound", tmp_path, small, log=logs.append) == grown
+    assert sweeps.run_sweep("single-vs-compound", tmp_path, small, log=logs.append) == grown
     assert "5 already done" in logs[0] and "4 trials outside this plan (kept)" in logs[0]
     assert not any("accuracy" in m for m in logs)  # nothing trained
-    table = ex.load_results("single-vs-compound", tmp_path)
+    table = store.load_results("single-vs-compound", tmp_path)
     assert list(table.trial_id) == [t.trial_id for t in ex.plan("single-vs-compound", bigger)]
     # a training setting is another experiment: refused, naming it
     with pytest.raises(ValueError, match=r"other settings \(trial base: per_class 4 \(this run: 3\)\)"):
-        ex.run_sweep("single-vs-compound", tmp_path, ex.Settings(**{**bigger.__dict__, "per_class": 3}))
+        sweeps.run_sweep("single-vs-compound", tmp_path, ex.Settings(**{**bigger.__dict__, "per_class": 3}))
 
 
 def test_formula_matches_official_macs():
@@ -157,7 +157,7 @@ def test_formula_matches_official_macs():
 
 def test_quick_sweep_resumes_and_equals_an_uninterrupted_run(image_folder, tmp_path):
     settings = tiny("single-vs-compound", image_folder)
-    whole = ex.run_sweep("single-vs-compound", tmp_path / "a", settings, log=lambda m: None)
+    whole = sweeps.run_sweep("single-vs-compound", tmp_path / "a", settings, log=lambda m: None)
     assert [r["trial_id"] for r in whole] == ["base", "width-x2", "depth-x2", "resolution-x2", "compound-x2"]
     row = whole[0]
     for key in ("schema", "sweep", "trial_id", "rule", "alpha", "beta", "gamma", "phi", "width_mult", "depth_mult",
@@ -166,12 +166,12 @@ def test_quick_sweep_resumes_and_equals_an_uninterrupted_run(image_folder, tmp_p
         assert key in row, key
     assert row["channels_last"] is False  # fit's default on a CPU, recorded
     # a run that stopped after two trials, then resumed, gives the same file
-    path = ex.results_path(tmp_path / "b", "single-vs-compound")
+    path = store.results_path(tmp_path / "b", "single-vs-compound")
     path.parent.mkdir()
-    lines = ex.results_path(tmp_path / "a", "single-vs-compound").read_text().splitlines()
+    lines = store.results_path(tmp_path / "a", "single-vs-compound").read_text().splitlines()
     path.write_text("\n".join(lines[:2]) + "\n")
     trained = []
-    resumed = ex.run_sweep("single-vs-compound", tmp_path / "b", settings, log=trained.append)
+    resumed = sweeps.run_sweep("single-vs-compound", tmp_path / "b", settings, log=trained.append)
     assert strip(resumed) == strip(whole)
     assert not any("base:" in m or "width-x2:" in m for m in trained)  # finished trials were skipped
 
@@ -184,10 +184,10 @@ def test_a_network_already_trained_is_reused_not_trained_again(image_folder, tmp
     assert trials["official-b1"].config.network_key == trials["formula-b1"].config.network_key
     assert trials["b0"].config.network_key != trials["official-b1"].config.network_key
     # single-vs-compound first: its base is formula-vs-official's b0, trained with the same settings
-    base = ex.run_sweep("single-vs-compound", tmp_path, ex.Settings(**{**settings.__dict__, "budgets": (1.0,)}),
+    base = sweeps.run_sweep("single-vs-compound", tmp_path, ex.Settings(**{**settings.__dict__, "budgets": (1.0,)}),
                         log=lambda m: None)
     logs = []
-    rows = {r["trial_id"]: r for r in ex.run_sweep("formula-vs-official", tmp_path, settings, log=logs.append)}
+    rows = {r["trial_id"]: r for r in sweeps.run_sweep("formula-vs-official", tmp_path, settings, log=logs.append)}
     assert rows["b0"]["reused_from"] == "single_vs_compound.jsonl#base"
     assert rows["b0"]["accuracies"] == base[0]["accuracies"] and rows["b0"]["train_seconds"] == 0.0
     assert rows["formula-b1"]["reused_from"] == "formula_vs_official.jsonl#official-b1"
@@ -196,7 +196,7 @@ def test_a_network_already_trained_is_reused_not_trained_again(image_folder, tmp
     assert sum("not trained again" in m for m in logs) == 2
     # other training settings (here more epochs) are another experiment: nothing is reused
     other = ex.Settings(**{**settings.__dict__, "epochs": 2})
-    fresh = ex.run_sweep("formula-vs-official", tmp_path / "other", other, log=lambda m: None)
+    fresh = sweeps.run_sweep("formula-vs-official", tmp_path / "other", other, log=lambda m: None)
     assert [r.get("reused_from") for r in fresh] == [None, None, "formula_vs_official.jsonl#official-b1"]
 
 
@@ -204,7 +204,7 @@ def test_an_interrupt_loses_one_epoch_and_the_resumed_sweep_is_the_same(image_fo
     from effnet_lab import train
 
     settings = ex.Settings(**{**tiny("formula-vs-official", image_folder).__dict__, "epochs": 3, "seeds": (0, 1)})
-    whole = ex.run_sweep("formula-vs-official", tmp_path / "a", settings, log=lambda m: None)
+    whole = sweeps.run_sweep("formula-vs-official", tmp_path / "a", settings, log=lambda m: None)
     saves, real_save = [], train.atomic_save
 
     def save_then_stop(obj, path):
@@ -215,33 +215,33 @@ def test_an_interrupt_loses_one_epoch_and_the_resumed_sweep_is_the_same(image_fo
 
     monkeypatch.setattr(train, "atomic_save", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None)
+        sweeps.run_sweep("formula-vs-official", tmp_path / "b", settings, log=lambda m: None)
     monkeypatch.undo()
     partial = sorted(p.name for p in (tmp_path / "b" / ".partial").iterdir())
-    digest = ex.settings_digest(settings)
+    digest = sweeps.settings_digest(settings)
     assert partial == [f"formula-vs-official-official-b1-{digest}-seed0.pt"]
-    assert [r["trial_id"] for r in ex.ResultsStore(ex.results_path(tmp_path / "b", "formula-vs-official")).read()] == ["b0"]
+    assert [r["trial_id"] for r in store.ResultsStore(store.results_path(tmp_path / "b", "formula-vs-official")).read()] == ["b0"]
     logs = []
-    resumed = ex.run_sweep("formula-vs-official", tmp_path / "b", settings, log=logs.append)
+    resumed = sweeps.run_sweep("formula-vs-official", tmp_path / "b", settings, log=logs.append)
     assert any("official-b1: resuming seed 0" in m for m in logs)
     assert strip(resumed) == strip(whole)  # the same accuracies as the uninterrupted run
     assert not list((tmp_path / "b" / ".partial").iterdir())  # nothing left behind
     # work in progress made with other settings is not resumed: their digests differ
-    assert ex.settings_digest(ex.Settings(**{**settings.__dict__, "epochs": 4})) != digest
+    assert sweeps.settings_digest(ex.Settings(**{**settings.__dict__, "epochs": 4})) != digest
 
 
 def test_damaged_or_foreign_results_files_are_refused(image_folder, tmp_path):
     settings = tiny("grid-search", image_folder)
-    path = ex.results_path(tmp_path, "grid-search")
+    path = store.results_path(tmp_path, "grid-search")
     path.write_text('{"schema": "effnet_lab.sweep/1", "trial_id": "x"\n')
     with pytest.raises(ValueError, match="line 1 is not valid JSON"):
-        ex.run_sweep("grid-search", tmp_path, settings)
+        sweeps.run_sweep("grid-search", tmp_path, settings)
     path.write_text(json.dumps({"schema": "other/9"}) + "\n")
     with pytest.raises(ValueError, match="line 1 has schema 'other/9', this version reads 'effnet_lab.sweep/1'"):
-        ex.run_sweep("grid-search", tmp_path, settings)
+        sweeps.run_sweep("grid-search", tmp_path, settings)
     path.write_text(json.dumps({**line(settings), "settings": {**settings.to_dict(), "epochs": 99}}) + "\n")
     with pytest.raises(ValueError, match=r"holds trials trained with other settings \(trial x: epochs 99 \(this run: 1\)\)"):
-        ex.run_sweep("grid-search", tmp_path, settings)
+        sweeps.run_sweep("grid-search", tmp_path, settings)
 
 
 def test_an_interrupt_mid_trial_leaves_a_valid_file(image_folder, tmp_path):
@@ -250,13 +250,13 @@ def test_an_interrupt_mid_trial_leaves_a_valid_file(image_folder, tmp_path):
     cmd = [sys.executable, "-m", "effnet_lab", "sweep", "formula-vs-official", "--quick", "--data", str(image_folder),
            "--out", str(out), "--epochs", "3", "--per-class", "4", "--batch-size", "4"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    path = ex.results_path(out, "formula-vs-official")
+    path = store.results_path(out, "formula-vs-official")
     deadline = time.time() + 120
     while time.time() < deadline and not path.exists():
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)  # Ctrl-C, mid-way through a later trial
     proc.wait(timeout=60)
-    rows = ex.ResultsStore(path).read()  # parses: no half-written line
+    rows = store.ResultsStore(path).read()  # parses: no half-written line
     assert 1 <= len(rows) <= 3
     assert not list(out.glob(".*tmp"))
 
@@ -295,3 +295,13 @@ def test_settings_round_trip_through_a_results_line():
     for sweep in ex.SWEEPS:
         settings = ex.default_settings(sweep)
         assert ex.Settings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+def test_workers_get_the_largest_trials_first_and_equals_keep_plan_order():
+    trials = ex.plan("single-vs-compound", ex.default_settings("single-vs-compound"))
+    ordered = sweeps.largest_first(trials, num_classes=10)
+    macs = [el.analytic_cost(t.config, num_classes=10).macs for t in ordered]
+    assert macs == sorted(macs, reverse=True) and sorted(t.trial_id for t in ordered) == sorted(t.trial_id for t in trials)
+    assert ordered[-1].trial_id == "base"
+    twins = [trials[0], trials[0].__class__("again", "base", trials[0].config)]   # equal MACs: plan order
+    assert [t.trial_id for t in sweeps.largest_first(twins, 10)] == ["base", "again"]

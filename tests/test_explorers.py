@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from effnet_lab import experiments  # noqa: E402
+from effnet_lab import experiments, store  # noqa: E402
 from effnet_lab.lessons import explorers, figures, result_figures, states, style  # noqa: E402
 
 
@@ -72,7 +72,7 @@ def test_nice_ceiling_steps():
 
 
 def test_the_constraint_maps_move_only_the_point():
-    grid = experiments.load_results("grid-search")
+    grid = store.load_results("grid-search")
     data = states.constraint_map_data(experiments.CIFAR_BASE, np.linspace(1, 2, 11), np.linspace(1, 1.4, 9))
     live = figures.ConstraintMaps(Figure(figsize=(14, 5.6)), data, grid, point=(1.2, 1.1))
     live.jpeg(30)

@@ -15,9 +15,10 @@ import torch
 
 import effnet_lab as el
 from conftest import make_image_folder
-from effnet_lab import data, experiments as ex, nas, train, runtime
+from effnet_lab import data, experiments as ex, nas, train, runtime, store, sweeps
 from effnet_lab.lessons import proxy_search
-from effnet_lab.__main__ import flag_message, main
+from effnet_lab.__main__ import main
+from effnet_lab.cli import flag_message
 
 SMALL = el.compound_scaling(-3, resolution=32, stem_stride=1, dropout=0.1)
 TRAIN = ["--phi", "-3", "--resolution", "32", "--stem-stride", "1", "--epochs", "1", "--batch-size", "8", "--quiet"]
@@ -187,8 +188,8 @@ def test_evaluate_says_a_folder_is_a_folder(trained, capsys):
 def test_a_results_line_with_a_missing_or_unknown_field_is_named(folder, tmp_path, capsys):
     settings = ex.Settings(**{**ex.quick_settings("grid-search").__dict__, "data": str(folder[1]), "per_class": 4,
                               "batch_size": 4})
-    ex.run_sweep("grid-search", tmp_path, settings, log=lambda m: None)
-    path = ex.results_path(tmp_path, "grid-search")
+    sweeps.run_sweep("grid-search", tmp_path, settings, log=lambda m: None)
+    path = store.results_path(tmp_path, "grid-search")
     good = path.read_text().splitlines()
     argv = ["sweep", "grid-search", "--quick", "--data", str(folder[1]), "--out", str(tmp_path), "--per-class", "4",
             "--batch-size", "4"]
@@ -199,7 +200,7 @@ def test_a_results_line_with_a_missing_or_unknown_field_is_named(folder, tmp_pat
         change(row)
         path.write_text("\n".join([good[0], json.dumps(row)]) + "\n")
         with pytest.raises(ValueError, match=re.escape(message)):
-            ex.load_results("grid-search", tmp_path)
+            store.load_results("grid-search", tmp_path)
         assert message in run_error(argv, capsys)
 
 
@@ -213,10 +214,10 @@ def test_an_error_during_a_run_is_the_runs_not_a_usage_error(folder, tmp_path, m
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("out of GPU memory")
 
-    monkeypatch.setattr(ex, "run_sweep", out_of_memory)
+    monkeypatch.setattr(sweeps, "run_sweep", out_of_memory)
     assert run_error(["sweep", "grid-search", "--quick", "--out", str(tmp_path / "s")], capsys).endswith(
         "error: out of GPU memory")
-    monkeypatch.setattr(ex, "run_sweep", lambda *a, **k: {}["a bug"])
+    monkeypatch.setattr(sweeps, "run_sweep", lambda *a, **k: {}["a bug"])
     with pytest.raises(KeyError):  # a bug is not bad input: it keeps its traceback
         main(["sweep", "grid-search", "--quick", "--out", str(tmp_path / "s")])
     monkeypatch.setenv("EFFNET_LAB_TRACEBACK", "1")
@@ -492,18 +493,18 @@ def test_torchvision_weights_are_checked_entry_by_entry_before_any_copy():
 
 def test_a_results_file_never_yields_a_trial_twice(tmp_path):
     settings = ex.Settings()
-    row = {**dict.fromkeys(ex.REQUIRED_FIELDS), "schema": ex.SCHEMA, "config": settings.base.to_dict(),
+    row = {**dict.fromkeys(store.REQUIRED_FIELDS), "schema": store.SCHEMA, "config": settings.base.to_dict(),
            "settings": settings.to_dict()}
-    path = ex.results_path(tmp_path, "grid-search")
+    path = store.results_path(tmp_path, "grid-search")
     path.write_text("".join(json.dumps({**row, "trial_id": t, "macs": i}) + "\n" for i, t in enumerate("abab")))
     with pytest.warns(UserWarning, match=rf"{path} holds trial\(s\) more than once: a \(line 3\), b \(line 4\); "
                                          rf"the first"):
-        rows = ex.ResultsStore(path).read()
+        rows = store.ResultsStore(path).read()
     assert [(r["trial_id"], r["macs"]) for r in rows] == [("a", 0), ("b", 1)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert ex.ResultsStore(path).append({**row, "trial_id": "a", "macs": 9}) is False
-        assert ex.ResultsStore(path).append({**row, "trial_id": "c", "macs": 9}) is True
-    assert [r["trial_id"] for r in ex.ResultsStore(path).read()] == ["a", "b", "c"]
+        assert store.ResultsStore(path).append({**row, "trial_id": "a", "macs": 9}) is False
+        assert store.ResultsStore(path).append({**row, "trial_id": "c", "macs": 9}) is True
+    assert [r["trial_id"] for r in store.ResultsStore(path).read()] == ["a", "b", "c"]
 
 

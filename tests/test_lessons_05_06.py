@@ -10,19 +10,19 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
-from effnet_lab import experiments  # noqa: E402
+from effnet_lab import experiments, store  # noqa: E402
 from effnet_lab.lessons import exercises, explorers, figures, result_figures, states, tables
 from effnet_lab.cost import grid_cost  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def single():
-    return experiments.load_results("single-vs-compound")
+    return store.load_results("single-vs-compound")
 
 
 @pytest.fixture(scope="module")
 def grid():
-    return experiments.load_results("grid-search")
+    return store.load_results("grid-search")
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,6 +61,27 @@ def test_compound_vs_best_single_compares_with_the_most_accurate_single_rule(sin
     noise = 100 * math.hypot(single.loc["compound-x4", "accuracy_std"], best.accuracy_std)
     assert versus.loc["4×", "gap (points)"] == round(gap, 1)
     assert versus.loc["4×", "beyond noise"] == (abs(gap) > noise)
+    with pytest.raises(ValueError, match="no budget above 1x with both compound scaling and a single"):
+        tables.compound_vs_best_single(single[single.rule != "compound"])
+
+
+def test_ranking_ranks_the_rules_of_each_run_at_one_budget(single):
+    other = single.copy()
+    other.loc["width-x2", "accuracy_mean"] = 0.99          # width first in the second run
+    other = other.drop(index="depth-x2")                   # a rule missing from one run is left out
+    table = tables.ranking({"a": single, "b": other}, 2.0)
+    assert list(table.index) == ["width", "resolution", "compound"]
+    at2 = single[(single.budget == 2.0) & (single.rule != "depth")].set_index("rule")
+    expected = (100 * at2.accuracy_mean).rank(ascending=False, method="min").astype(int)
+    assert list(table["a rank"]) == [expected[r] for r in table.index]
+    assert table.loc["width", "b rank"] == 1 and table.loc["width", "b %"] == 99.0
+    assert table.loc["compound", "a ±"] == round(100 * single.loc["compound-x2", "accuracy_std"], 1)
+    with pytest.raises(ValueError, match="no rule was trained at 3x"):
+        tables.ranking({"a": single}, 3.0)
+    with pytest.raises(ValueError, match="budget"):
+        tables.ranking({"a": single}, 0.5)
+    with pytest.raises(ValueError, match="at least one"):
+        tables.ranking({}, 2.0)
 
 
 def test_budget_explorer_follows_its_slider(single):
@@ -171,7 +192,7 @@ def test_search_cost_ratio_is_the_ratio_of_the_candidates_macs(grid):
 
 
 def test_official_vs_formula_finds_identical_networks():
-    table = tables.official_vs_formula(experiments.load_results("formula-vs-official"))
+    table = tables.official_vs_formula(store.load_results("formula-vs-official"))
     assert list(table.index) == ["B1", "B2", "B3"]
     assert table["same network"].all()
     assert (table["MMACs official"] == table["MMACs formula"]).all()

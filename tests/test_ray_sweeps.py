@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from effnet_lab import experiments as ex
+from effnet_lab import experiments as ex, store, sweeps
 from effnet_lab.__main__ import main
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'effnet-lab[ray]'")
@@ -82,7 +82,7 @@ def test_two_ray_workers_give_the_in_process_results_even_when_one_is_killed(ima
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each worker trains (one thread each), so the arithmetic is the same
     try:
-        here = ex.run_sweep(SWEEP, tmp_path / "here", settings, log=lambda m: None)
+        here = sweeps.run_sweep(SWEEP, tmp_path / "here", settings, log=lambda m: None)
     finally:
         torch.set_num_threads(threads)
     assert len({a for r in here for a in r["accuracies"]}) > 1  # not every trial at chance
@@ -103,7 +103,7 @@ def test_two_ray_workers_give_the_in_process_results_even_when_one_is_killed(ima
     killer = threading.Thread(target=kill_one_worker_mid_trial)
     killer.start()
     logs = []
-    rows = ex.run_sweep(SWEEP, tmp_path / "ray", settings, log=logs.append, workers=2, device="cpu")
+    rows = sweeps.run_sweep(SWEEP, tmp_path / "ray", settings, log=logs.append, workers=2, device="cpu")
     killer.join()
     assert "killed" in seen, "no worker was found training"
     assert measured(rows) == measured(here)  # every trial once, the same accuracies
@@ -129,8 +129,8 @@ def test_ctrl_c_stops_the_workers_and_the_rerun_completes_the_file(image_folder,
     output = proc.communicate(timeout=90)[0]
     assert proc.returncode == 130, output
     assert "interrupted: finished epochs/trials are saved" in output
-    path = ex.results_path(out, SWEEP)
-    assert len(ex.ResultsStore(path).read()) < 3  # parses (no half-written line); not finished
+    path = store.results_path(out, SWEEP)
+    assert len(store.ResultsStore(path).read()) < 3  # parses (no half-written line); not finished
     time.sleep(2)
     alive = [p for p in ray_processes if Path(f"/proc/{p}").exists()
              and Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] != "Z"]
@@ -140,7 +140,7 @@ def test_ctrl_c_stops_the_workers_and_the_rerun_completes_the_file(image_folder,
     done = subprocess.run(cmd[:-2], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "resuming seed 0" in done.stdout
-    rows = ex.ResultsStore(path).read()
+    rows = store.ResultsStore(path).read()
     assert sorted(r["trial_id"] for r in rows) == ["b0", "formula-b1", "official-b1"]
 
 

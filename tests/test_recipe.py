@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import effnet_lab as el
-from effnet_lab import data, train
+from effnet_lab import data, recipe, train
 from effnet_lab.__main__ import main
 
 SMALL = el.compound_scaling(-3, resolution=32, stem_stride=1, dropout=0.1)
@@ -22,7 +22,7 @@ def test_ema_is_the_decayed_average_with_warm_up():
     model = nn.Sequential(nn.Linear(2, 1), nn.BatchNorm1d(1))
     with torch.no_grad():
         model[0].weight.fill_(0.0)
-    ema = train.WeightEMA(model, decay=0.9)
+    ema = recipe.WeightEMA(model, decay=0.9)
     expected = 0.0
     for k in range(1, 31):
         with torch.no_grad():
@@ -42,14 +42,14 @@ def test_tta_logits_are_the_mean_of_the_image_and_its_mirror():
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         expected = (model(x) + model(torch.flip(x, dims=[3]))) / 2
-        assert torch.allclose(train.predict(model, x, tta=True), expected, atol=1e-6)
-        assert torch.equal(train.predict(model, x), model(x))
+        assert torch.allclose(recipe.predict(model, x, tta=True), expected, atol=1e-6)
+        assert torch.equal(recipe.predict(model, x), model(x))
         symmetric = x + torch.flip(x, dims=[3])  # a mirror-symmetric image: TTA changes nothing
-        assert torch.allclose(train.predict(model, symmetric, tta=True), model(symmetric), atol=1e-5)
+        assert torch.allclose(recipe.predict(model, symmetric, tta=True), model(symmetric), atol=1e-5)
 
 
 def test_zero_init_makes_every_residual_block_the_identity_and_the_first_loss_ln_c():
-    model = train.zero_init_(tiny_model(num_classes=10))
+    model = recipe.zero_init_(tiny_model(num_classes=10))
     residual = [m for m in model.modules() if isinstance(m, el.MBConv) and m.spec.residual]
     assert residual, "the test model needs residual blocks"
     model.eval()
@@ -74,7 +74,7 @@ def test_zero_init_makes_every_residual_block_the_identity_and_the_first_loss_ln
 ])
 def test_schedule_values_at_chosen_steps(name, expected):
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.4)
-    sched = train._make_schedule(name, opt, total_steps=10, warmup_steps=2)
+    sched = recipe.make_schedule(name, opt, total_steps=10, warmup_steps=2)
     seen = []
     for step in range(10):
         seen.append(opt.param_groups[0]["lr"] / 0.4)
@@ -129,7 +129,7 @@ def test_recalibrated_bn_statistics_are_the_plain_average_over_the_batches():
     model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4, momentum=0.1))
     torch.manual_seed(0)
     batches = [(torch.randn(8, 3, 5, 5) * (k + 1) + k, None) for k in range(3)]
-    train.recalibrate_bn_(model, batches)
+    recipe.recalibrate_bn_(model, batches)
     with torch.no_grad():
         inputs = [model[0](x) for x, _ in batches]
     means = torch.stack([z.mean((0, 2, 3)) for z in inputs]).mean(0)
@@ -145,7 +145,7 @@ def test_recalibration_keeps_dropout_and_stochastic_depth_off():
     batches = [(torch.randn(4, 3, 32, 32), None)]
     calls = []
     model.dropout.register_forward_hook(lambda m, i, o: calls.append(m.training))
-    train.recalibrate_bn_(model, batches)
+    recipe.recalibrate_bn_(model, batches)
     assert calls == [False]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .. import config as _config
 from ..config import B0_STAGES, PUBLISHED, compound_scaling, flops_factor, official_config
 from ..cost import analytic_cost, solve_for_macs
+from ..runtime import model_mode
 
 
 def _given(answer: object, exercise: str) -> None:
@@ -240,11 +241,11 @@ def check_phi_for_4x(answer: object) -> None:
 # ---------------------------------------------------------------------------------------------
 # 05-06: from the committed results
 # ---------------------------------------------------------------------------------------------
-# Expected values come from the committed results (experiments.load_results) and the cost model.
+# Expected values come from the committed results (store.load_results) and the cost model.
 
 
 def _results(sweep: str):
-    from ..experiments import load_results
+    from ..store import load_results
 
     return load_results(sweep)
 
@@ -381,7 +382,7 @@ def check_winners_at_1g(soft: object, hard: object) -> None:
 
 def check_front_size(answer: object) -> None:
     """07, exercise 4: how many trials of the saved single-vs-compound sweep are on its Pareto front?"""
-    from ..experiments import load_results
+    from ..store import load_results
     from ..nas import pareto_front
 
     _exact(answer, len(pareto_front(load_results("single-vs-compound"))), "Pareto front size",
@@ -405,7 +406,7 @@ def check_cam_cells(answer: object) -> None:
 def check_resolution_cost_ratio(macs_ratio: object, params_ratio: object) -> None:
     """08, exercise 2: from the saved imagenette-resolution results, the 128 px model's MACs and
     parameters divided by the 64 px model's."""
-    from ..experiments import load_results
+    from ..store import load_results
 
     table = load_results("imagenette-resolution")
     big, small = table.loc["res-128"], table.loc["res-64"]
@@ -421,13 +422,8 @@ def check_cam_logit(answer: object, model, image, cls: int) -> None:
     from the un-normalised CAM (``raw``) and the classifier bias only."""
     import torch
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            expected = float(model(image[None])[0, cls])
-    finally:
-        model.train(was_training)
+    with model_mode(model), torch.no_grad():
+        expected = float(model(image[None])[0, cls])
     _close(answer, expected, "Logit from the CAM", "pooling is a mean over the map; the classifier adds its bias",
            rel=1e-4, abs_tol=1e-4)
     _ok("The mean of the class activation map plus the bias is the logit: a CAM splits the logit over the image.")

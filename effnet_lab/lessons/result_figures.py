@@ -1,6 +1,6 @@
 """Figures of trained results for the lessons: accuracy against cost, with every seed shown.
 
-Each function takes numbers the library computed (``experiments.load_results``, the ``state``
+Each function takes numbers the library computed (``store.load_results``, the ``state``
 tables) and returns a Figure; nothing here trains, counts or measures. In a notebook end the cell
 with ``plt.show()`` or a ``;`` so the figure is shown once.
 """
@@ -280,7 +280,9 @@ class ObjectiveFigure(LiveFigure):
         self.winner = left.scatter([0], [0], s=380, marker="*", color=RED, edgecolor=BLACK, zorder=4, label="winner")
         self.t_line = left.axvline(1, color=GREY, linestyle=":", linewidth=1.8)
         self.t_text = left.annotate("", (1, 0.98), xycoords=("data", "axes fraction"), xytext=(5, 0),
-                                    textcoords="offset points", fontsize=11, va="top", color="#444444")
+                                    textcoords="offset points", fontsize=11, va="top", color="#444444", zorder=5,
+                                    # the equal-score curve may cross the label: keep it readable
+                                    bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.9))
         self.names: list = []
         left.set_xscale("log")
         plain = FuncFormatter(lambda v, _: f"{v:g}")

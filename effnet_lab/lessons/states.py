@@ -354,7 +354,7 @@ def objective_points(source: str = "published") -> "pd.DataFrame":
                              index=pd.Index([n.upper() for n in names], name="model"))
         target, where = TARGET_MACS, "paper top-1 (config.PAPER_TOP1); MACs: analytic_cost at 1000 classes"
     else:
-        from ..experiments import load_results, results_path
+        from ..store import load_results, results_path
 
         results = load_results(source)
         table = pd.DataFrame({"macs": results.macs.astype(float), "accuracy": results.accuracy_mean},

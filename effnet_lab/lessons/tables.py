@@ -1,5 +1,5 @@
 """Tables of the committed sweep results for lessons 05 and 06, computed from
-``experiments.load_results`` and the cost model. Nothing here trains or reads a file by itself.
+``store.load_results`` and the cost model. Nothing here trains or reads a file by itself.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def compound_vs_best_single(table: "pd.DataFrame") -> "pd.DataFrame":
                      "its MMACs": round(float(best.mmacs), 2), "its %": round(100 * float(best.accuracy_mean), 1),
                      "gap (points)": round(gap, 1), "noise (points)": round(noise, 1),
                      "beyond noise": abs(gap) > noise})
+    if not rows:
+        raise ValueError("the table holds no budget above 1x with both compound scaling and a single-dimension rule")
     return pd.DataFrame(rows).set_index("budget")
 
 
@@ -105,6 +107,33 @@ def compare_runs(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str
                      "difference (points)": round(diff, 1), "noise (points)": round(noise, 1),
                      "beyond noise": abs(diff) > noise})
     return pd.DataFrame(rows).set_index("trial")
+
+
+def ranking(runs: "dict[str, pd.DataFrame]", budget: float) -> "pd.DataFrame":
+    """The rules at one budget, ranked in each of several runs of single-vs-compound (say 30 and 60
+    epochs): mean ± std (%) and rank (1 = most accurate) per run, one row per rule present in every
+    run. A rank that changes by less than the noise between neighbours is not a change of ranking:
+    the table shows the spreads so the reader can judge."""
+    import pandas as pd
+
+    check_finite("budget", budget, minimum=1)
+    if not runs:
+        raise ValueError("runs must name at least one results table")
+    columns, present = {}, None
+    for name, table in runs.items():
+        at = table[(table.budget.astype(float).sub(budget).abs() < 1e-9) & table.rule.isin(SCALING_RULES)]
+        at = at.set_index("rule")
+        present = [r for r in (present if present is not None else SCALING_RULES) if r in at.index]
+        columns[name] = at
+    if not present:
+        raise ValueError(f"no rule was trained at {budget:g}x in every run ({', '.join(runs)})")
+    out = pd.DataFrame(index=pd.Index(present, name="rule"))
+    for name, at in columns.items():
+        mean, std = 100 * at.loc[present, "accuracy_mean"].astype(float), 100 * at.loc[present, "accuracy_std"].astype(float)
+        out[f"{name} %"] = mean.round(1).to_numpy()
+        out[f"{name} ±"] = std.round(1).to_numpy()
+        out[f"{name} rank"] = mean.rank(ascending=False, method="min").astype(int).to_numpy()
+    return out
 
 
 def search_cost(candidates: "Sequence[tuple[float, float, float]]", base: ModelConfig, images: int, epochs: float,
