@@ -47,7 +47,6 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
     b0 is ``single-vs-compound``'s base): same network, same seeds, same images give the same
     experiment (bit for bit on a CPU), so a re-run would only spend time."""
     wanted = {k: settings.to_dict()[k] for k in TRAINING_SETTINGS}
-    recorded = lambda row: {**SETTINGS_BEFORE, **row.get("settings", {})}  # noqa: E731
     found: dict[tuple, tuple[str, dict]] = {}
     for sweep in SWEEPS:
         path = results_path(out_dir, sweep)
@@ -57,7 +56,8 @@ def trained_networks(out_dir: "str | Path", settings: Settings) -> dict[tuple, t
             warnings.warn(f"not reusing networks from {path}: {exc}", stacklevel=2)
             continue
         for row in rows:
-            if row.get("reused_from") or {k: recorded(row).get(k) for k in TRAINING_SETTINGS} != wanted:
+            theirs = trial_settings(row.get("settings", {}))
+            if row.get("reused_from") or {k: theirs[k] for k in TRAINING_SETTINGS} != wanted:
                 continue
             key = ModelConfig.from_dict(row["config"]).network_key
             found.setdefault(key, (f"{path.name}#{row['trial_id']}", row))
