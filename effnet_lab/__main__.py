@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=SWEEPS)
     p.add_argument("--data", help="dataset name or folder (default: cifar10; imagenet-subset for imagenette-resolution)")
     p.add_argument("--out", help="results folder (default results/; quick mode: a cache folder)")
-    p.add_argument("--quick", action="store_true", help="a tiny slice in under a minute (also EFFNET_LAB_QUICK=1)")
+    p.add_argument("--quick", action="store_true", help="a tiny slice in a minute or two (also EFFNET_LAB_QUICK=1)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--per-class", type=int, help="training images per class")
     p.add_argument("--seeds", type=int, nargs="+")

@@ -76,7 +76,7 @@ def accuracy_vs_macs(table: "pd.DataFrame", title: str = "Scaling one dimension 
 def grid_search(table: "pd.DataFrame", title: str = "The alpha-beta-gamma grid at phi = 1") -> Figure:
     """Every searched (alpha, beta, gamma), best first: accuracy with seed spread; the paper's point in red."""
     order = table.sort_values("accuracy_mean", ascending=True)
-    fig, ax = plt.subplots(figsize=(10.5, 0.55 * len(order) + 2.2))
+    fig, ax = plt.subplots(figsize=(10.5, 0.55 * len(order) + 2.8))
     y = range(len(order))
     paper = [bool(e.get("paper_point")) for e in order.extra]
     colours = [RED if p else BLUE for p in paper]
@@ -91,6 +91,7 @@ def grid_search(table: "pd.DataFrame", title: str = "The alpha-beta-gamma grid a
     ax.set_xlim(max(0, low - 5), (order.accuracy_mean + order.accuracy_std).max() * 100 + 3)
     ax.set(xlabel="test accuracy, % (mean ± std over seeds)", title=title)
     ax.grid(axis="y", visible=False)
+    ax.set_ylim(-1.8, len(order) - 0.5)  # an empty band under the last point for the note: no data under it
     rank = 1 + list(reversed(paper)).index(True) if any(paper) else None
     note = f"red: the paper's (1.2, 1.1, 1.15), rank {rank} of {len(order)}" if rank else "paper's point not in grid"
     ax.text(0.99, 0.01, note + "\n" + _provenance(table), transform=ax.transAxes, ha="right", va="bottom",
