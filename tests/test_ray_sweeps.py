@@ -117,8 +117,10 @@ def test_two_ray_workers_give_the_in_process_results_even_when_one_is_killed(ima
 def test_ctrl_c_stops_the_workers_and_the_rerun_completes_the_file(image_folder, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    # 12 epochs, not 4: a 4-epoch trial of this slice could finish between the first partial checkpoint
+    # and the Ctrl-C, leaving nothing to resume (seen once in a fresh-clone run)
     cmd = [sys.executable, "-m", "effnet_lab", "sweep", SWEEP, "--quick", "--data", str(image_folder), "--out",
-           str(out), "--epochs", "4", "--per-class", "12", "--batch-size", "6", "--workers", "2"]
+           str(out), "--epochs", "12", "--per-class", "12", "--batch-size", "6", "--workers", "2"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not list((out / ".partial").glob("*.pt")):
