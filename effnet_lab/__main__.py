@@ -87,7 +87,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ra
         config = config.replace(**overrides)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
-    at_least(args, parser, epochs=1, batch_size=2, per_class=1)
+    at_least(args, parser, epochs=1, batch_size=2, per_class=1, eval_every=1)
     out = out_folder(args.out, parser)
     try:
         train, test = load_pair(args.data)
@@ -116,7 +116,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, device, ra
                   **recipe_options(args), device=device, amp=not args.no_amp,
                   compile=args.compile, channels_last=CHANNELS_LAST[args.channels_last], seed=args.seed,
                   checkpoint=out / "last.pt", checkpoint_extra=info,
-                  progress=not args.quiet, sync_bn=ON_OFF[args.sync_bn])
+                  progress=not args.quiet, sync_bn=ON_OFF[args.sync_bn], eval_every=args.eval_every)
     if rank != 0:  # rank 0 alone evaluates and writes metrics.json
         return 0
     result = evaluate(model, test, device=device, tta=recipe["tta"])
@@ -260,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-amp", action="store_true", help="no bf16/fp16 autocast on a GPU")
     add_channels_last(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--eval-every", type=int, default=1, metavar="N",
+                   help="test after every N-th epoch and after the last (default %(default)s)")
     p.add_argument("--sync-bn", choices=tuple(ON_OFF), default="on",
                    help="under torchrun: BatchNorm statistics over the global batch, not each process's share "
                         "(default on)")

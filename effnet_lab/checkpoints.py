@@ -36,7 +36,7 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 # the arithmetic, as in the sweeps' records), or that are the run's data and files themselves. Every
 # other argument, a new one too, is stored in the checkpoint and must be the same on resume.
 NOT_TRAINING_OPTIONS = ("model", "train", "val", "device", "amp", "channels_last", "compile", "checkpoint",
-                        "checkpoint_extra", "progress")
+                        "checkpoint_extra", "progress", "eval_every")
 
 
 def _plain(value):

@@ -154,8 +154,10 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         resolution=None, device: "str | torch.device | None" = None, amp: bool = True,
         channels_last: bool | None = None, compile: "bool | str" = False, seed: int = 0,
         checkpoint: "str | Path | None" = None, checkpoint_extra: dict | None = None,
-        progress: bool = True, sync_bn: bool = True) -> History:
-    """Train ``model`` on ``train`` for ``epochs``; evaluate on ``val`` after each epoch.
+        progress: bool = True, sync_bn: bool = True, eval_every: int = 1) -> History:
+    """Train ``model`` on ``train`` for ``epochs``; evaluate on ``val`` after every ``eval_every``-th
+    epoch and after the last (the epochs between record no validation figures: an evaluation of
+    the 2,000 CIFAR test images with TTA costs about an eighth of a small model's epoch on a CPU).
 
     The recipe: ``zero_init`` zeroes every residual branch's last BatchNorm scale and the classifier
     before the first step (a model trained from scratch; pass False to fine-tune loaded weights);
@@ -178,6 +180,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     from tqdm.auto import tqdm
 
     epochs = check_positive_int("epochs", epochs)
+    eval_every = check_positive_int("eval_every", eval_every)
     batch_size = check_positive_int("batch_size", batch_size)
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 to train, got {batch_size}: BatchNorm normalises each channel "
@@ -301,7 +304,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
             if recalibrate_bn and epoch == epochs - 1:
                 train_loader.set_epoch(epochs)  # a pass of its own, seeded like every epoch
                 recalibrate_bn_(judged, train_loader)
-            ev = evaluate(judged, val_loader, amp=amp, tta=tta) if val_loader is not None else None
+            due = (epoch + 1) % eval_every == 0 or epoch == epochs - 1
+            ev = evaluate(judged, val_loader, amp=amp, tta=tta) if val_loader is not None and due else None
             history.epochs.append(EpochStats(
                 epoch=epoch + 1, train_loss=loss_sum.item() / seen, train_accuracy=correct.item() / seen,
                 val_loss=ev["loss"] if ev else None, val_accuracy=ev["accuracy"] if ev else None,

@@ -37,6 +37,17 @@ def test_seeded_runs_repeat_exactly_on_cpu(image_folder):
     assert strip_times(a) == strip_times(b)
 
 
+def test_eval_every_tests_fewer_epochs_and_trains_the_same(image_folder):
+    trainset, testset = data.load_pair(image_folder)
+    every = train.fit(tiny_model(3), trainset, testset, epochs=5, batch_size=8, seed=1, progress=False)
+    sparse = train.fit(tiny_model(3), trainset, testset, epochs=5, batch_size=8, seed=1, progress=False,
+                       eval_every=2)
+    assert [e.epoch for e in sparse.epochs if e.val_accuracy is not None] == [2, 4, 5]  # and always the last
+    for a, b in zip(strip_times(every), strip_times(sparse)):  # evaluating draws no random numbers
+        assert a == {**b, "val_loss": a["val_loss"], "val_accuracy": a["val_accuracy"]}
+        assert b["val_accuracy"] in (None, a["val_accuracy"])
+
+
 @pytest.mark.parametrize("options", [
     {},  # the defaults
     # a weight average, the linear schedule, BatchNorm recalibration: their state must resume too
@@ -96,6 +107,7 @@ def test_bad_training_arguments(image_folder):
         (dict(lr=-1), "lr must be a finite real number > 0, got -1"),
         (dict(batch_size=100), r"batch_size \(100\) must not exceed the 36 training images"),
         (dict(device="tpu"), "device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got 'tpu'"),
+        (dict(eval_every=0), "eval_every must be an integer >= 1, got 0"),
         (dict(compile="fast"), r"compile must be True, False or a mode among \('default', 'reduce-overhead'"),
     ]:
         with pytest.raises(ValueError, match=message):
@@ -138,6 +150,7 @@ def test_cli_train_then_evaluate_round_trip(image_folder, tmp_path, capsys):
     (["train", "--out", "x"], "the following arguments are required: --data"),
     (["train", "--data", "/no/such/folder", "--out", "x"], "data folder '/no/such/folder' does not exist"),
     (["train", "--data", "d", "--out", "x", "--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["train", "--data", "d", "--out", "x", "--eval-every", "0"], "--eval-every must be >= 1, got 0"),
     (["train", "--data", "d", "--out", "x", "--stem-stride", "3"], "--stem-stride must be 1 or 2, got 3"),
     (["train", "--data", "d", "--out", "x", "--device", "tpu"], "device must be"),
     (["train", "--data", "d", "--out", "x", "--channels-last", "1"], "invalid choice: '1'"),
