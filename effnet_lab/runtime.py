@@ -135,7 +135,11 @@ def pick_device(device: "str | torch.device | None" = None) -> "torch.device":
 
 
 def device_name(device: "str | torch.device") -> str:
-    """The device as results record it: the GPU's name, or the CPU's architecture and threads."""
+    """The device as results record it: the GPU's name, or the CPU's architecture, the vector
+    instructions torch's CPU kernels use (AVX2, AVX512, ...) and the threads. The instruction set
+    is recorded because kernels built for different ones add float32 numbers in different orders,
+    so a seeded CPU run repeats its numbers only on a CPU of the same kind (results/README.md,
+    "Pinned first steps")."""
     import torch
 
     dev = torch.device(device)
@@ -143,7 +147,8 @@ def device_name(device: "str | torch.device") -> str:
         return f"cuda: {torch.cuda.get_device_name(dev)}"
     import platform
 
-    return f"{dev.type}: {platform.machine()}, {torch.get_num_threads()} threads"
+    isa = f" {torch.backends.cpu.get_cpu_capability()}" if dev.type == "cpu" else ""
+    return f"{dev.type}: {platform.machine()}{isa}, {torch.get_num_threads()} threads"
 
 
 @contextlib.contextmanager

@@ -47,3 +47,15 @@ def test_nested_uses_restore_the_mode_each_one_found():
     with model_mode(model[2]):  # a submodule alone: the rest keeps its mode
         assert model.training and model[1].training and not model[2][0].training
     assert all(modes(model))
+
+
+def test_a_cpu_is_recorded_with_its_instruction_set_and_threads():
+    import platform
+
+    import torch
+
+    from effnet_lab.runtime import device_name
+
+    name = device_name("cpu")
+    capability = torch.backends.cpu.get_cpu_capability()  # "AVX2", "AVX512", "DEFAULT", ...
+    assert name == f"cpu: {platform.machine()} {capability}, {torch.get_num_threads()} threads"
