@@ -59,6 +59,43 @@ def test_a_small_move_redraws_only_the_moving_artists_and_shows_what_a_full_redr
     assert draws == [1]
 
 
+def test_a_drag_of_phi_over_the_whole_slider_never_redraws_the_figure(monkeypatch):
+    live = fresh(states.scaling_state(phi=states.PHI_MIN))
+    draws = []
+    real_draw = live.figure.canvas.draw
+    monkeypatch.setattr(live.figure.canvas, "draw", lambda: (draws.append(1), real_draw()))
+    for phi in np.arange(states.PHI_MIN, states.PHI_MAX + 1e-9, 0.25):
+        state = states.scaling_state(phi=float(phi))
+        live.update(state)
+        live.jpeg(40)
+        for ax, bars in ((live.mult_ax, live.mult_bars), (live.layers_ax, live.layer_bars),
+                         (live.width_ax, live.width_bars)):   # every bar and its label fit under the limit
+            assert max(b.get_height() for b in bars) * 1.2 <= ax.get_ylim()[1], (phi, ax.get_title())
+    assert draws == []   # the axes span the whole slider: only the bars and the marker were repainted
+    assert np.abs(pixels(live) - pixels(fresh(state))).mean() < 0.5
+
+
+def test_the_extent_is_what_the_slider_ends_and_the_published_table_reach():
+    low, high = (states.scaling_state(phi=p) for p in (states.PHI_MIN, states.PHI_MAX))
+    b7 = states.scaling_state(phi=7, mode="published")
+    ends = (low, high, b7)
+    assert high.extent == (max(max(s.depth, s.width, s.resolution_mult) for s in ends),
+                           max(max(s.stage_table.layers) for s in ends), max(max(s.stage_table.channels) for s in ends))
+    assert states.scaling_state(phi=2, mode="published").extent == high.extent   # the same in either mode
+    assert states.scaling_state(alpha=1.5, phi=2).extent[1] > high.extent[1]     # a larger alpha: more layers
+
+
+def test_switching_to_published_and_back_redraws_only_the_bars(monkeypatch):
+    live = fresh(states.scaling_state(phi=3.0))
+    draws = []
+    real_draw = live.figure.canvas.draw
+    monkeypatch.setattr(live.figure.canvas, "draw", lambda: (draws.append(1), real_draw()))
+    for mode in ("published", "formula"):
+        live.update(states.scaling_state(phi=3.0, mode=mode))
+        live.jpeg(40)
+    assert draws == []
+
+
 def test_the_figure_saved_whole_still_shows_every_artist():
     fig = figures.scaling_dashboard(states.scaling_state(phi=2.0))
     buffer = io.BytesIO()

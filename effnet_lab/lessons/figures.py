@@ -239,8 +239,8 @@ class ScalingDashboard(LiveFigure):
     """The compound-scaling explorer's four panels, drawn once into ``fig``: multipliers, MACs
     against phi, layers and channels per stage. ``update(state)`` moves the same artists to a new
     ``ScalingState`` (bar heights, line data, labels, limits); ``jpeg`` redraws only the bars, their
-    labels and the marker while the axes' limits stay (they move in nice steps: ``nice_ceiling``),
-    far faster than a new figure. No pyplot: safe inside a widget callback. ``title=False`` leaves out the headline (the
+    labels and the marker while the axes' limits stay (they span the whole phi slider for the
+    current alpha, beta and gamma: ``states.scaling_extent``), far faster than a new figure. No pyplot: safe inside a widget callback. ``title=False`` leaves out the headline (the
     explorer prints it as text above the figure)."""
 
     def __init__(self, fig: Figure, state: "ScalingState", title: bool = True) -> None:
@@ -294,7 +294,10 @@ class ScalingDashboard(LiveFigure):
 
         values = [state.depth, state.width, state.resolution_mult]
         _set_bars(self.mult_bars, self.mult_labels, values, "×{:.3f}")
-        self.mult_ax.set_ylim(0, nice_ceiling(max(max(values) * 1.25, 1.3)))
+        # every axis spans what the whole phi slider and B0-B7 reach (``state.extent``): moving phi or
+        # switching mode changes no limit, so each step of a drag repaints the bars alone
+        top_multiplier, top_layers, top_channels = state.extent
+        self.mult_ax.set_ylim(0, nice_ceiling(max(top_multiplier * 1.25, 1.3)))
         curve = (state.curve_phi, state.curve_ratio, state.constraint)
         if curve != self.curve:  # only alpha, beta and gamma change the curves
             phis, ratios = np.asarray(state.curve_phi), np.asarray(state.curve_ratio)
@@ -307,11 +310,11 @@ class ScalingDashboard(LiveFigure):
             self.curve, self.redraw_all = curve, True
         self.marker.set_data([state.phi], [state.macs_ratio])
         table = state.stage_table
-        for ax, bars, labels, base, scaled in ((self.layers_ax, self.layer_bars, self.layer_labels, self.b0_layers,
-                                                table.layers), (self.width_ax, self.width_bars, self.width_labels,
-                                                                self.b0_channels, table.channels)):
+        for ax, bars, labels, base, scaled, top in (
+                (self.layers_ax, self.layer_bars, self.layer_labels, self.b0_layers, table.layers, top_layers),
+                (self.width_ax, self.width_bars, self.width_labels, self.b0_channels, table.channels, top_channels)):
             _set_bars(bars, labels, list(scaled), "{:.0f}")
-            ax.set_ylim(0, nice_ceiling(max(base.max(), max(scaled)) * 1.22))
+            ax.set_ylim(0, nice_ceiling(max(base.max(), top) * 1.22))
         if self.suptitle is not None:
             self.suptitle.set_text(state.headline)
             self.redraw_all = True

@@ -55,6 +55,22 @@ def macs_curve(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: floa
     return phis, ratios
 
 
+@lru_cache(maxsize=64)
+def scaling_extent(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: float = PAPER_GAMMA,
+                   ) -> tuple[float, int, int]:
+    """The largest multiplier (depth, width or resolution), layers of a stage and output channels of
+    a stage that ``scaling_state`` reaches anywhere on the phi slider for these alpha, beta, gamma,
+    or for B0-B7 in either mode: the explorer's axes span them, so moving phi or switching between
+    formula and published moves bars only (and a learner sees them grow against a scale that
+    stays put). Each is monotone in phi (a power of alpha, beta or gamma, rounded), so the
+    slider's two ends hold the formula's extremes."""
+    base_resolution = _base_cost()[2]
+    configs = ([official_config(name) for name in PUBLISHED] +
+               [compound_scaling(p, alpha, beta, gamma) for p in (PHI_MIN, PHI_MAX)])
+    return (max(max(c.depth_mult, c.width_mult, c.hw[0] / base_resolution) for c in configs),
+            max(s.layers for c in configs for s in c.stages), max(s.out_channels for c in configs for s in c.stages))
+
+
 @lru_cache(maxsize=1)
 def _published_rows() -> tuple[dict, ...]:
     base_macs, base_params, _ = _base_cost()
@@ -146,6 +162,7 @@ class ScalingState:
     curve_ratio: tuple[float, ...]
     published: "pd.DataFrame"
     stage_table: "pd.DataFrame"
+    extent: tuple[float, int, int]   # ``scaling_extent``: what the whole phi slider reaches
 
     @property
     def constraint(self) -> float:
@@ -210,11 +227,14 @@ def scaling_state(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: f
         config = compound_scaling(phi, alpha, beta, gamma)
     cost = analytic_cost(config)
     base_macs, base_params, _ = _base_cost()
-    curve_phi, curve_ratio = macs_curve(round(alpha, 6), round(beta, 6), round(gamma, 6))
+    # the curve at the slider's own step (every phi the marker can sit on), half the cost of the
+    # staircase figure's finer grid: a new alpha, beta or gamma computes it afresh while a learner waits
+    curve_phi, curve_ratio = macs_curve(round(alpha, 6), round(beta, 6), round(gamma, 6), step=PHI_STEP)
     return ScalingState(alpha=alpha, beta=beta, gamma=gamma, phi=phi, mode=mode, config=config,
                         macs=cost.macs, params=cost.params, base_macs=base_macs, base_params=base_params,
                         curve_phi=curve_phi, curve_ratio=curve_ratio, published=published_points(),
-                        stage_table=stage_table(config))
+                        stage_table=stage_table(config),
+                        extent=scaling_extent(round(alpha, 6), round(beta, 6), round(gamma, 6)))
 
 
 def describe_phi(phi: float, alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA,
