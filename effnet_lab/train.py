@@ -156,8 +156,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         checkpoint: "str | Path | None" = None, checkpoint_extra: dict | None = None,
         progress: bool = True, sync_bn: bool = True, eval_every: int = 1) -> History:
     """Train ``model`` on ``train`` for ``epochs``; evaluate on ``val`` after every ``eval_every``-th
-    epoch and after the last (the epochs between record no validation figures: an evaluation of
-    the 2,000 CIFAR test images with TTA costs about an eighth of a small model's epoch on a CPU).
+    epoch and after the last (the epochs between record no validation figures: on a CPU a test of
+    the 2,000 CIFAR images with TTA costs a tenth to an eighth of the README recipe's epoch).
 
     The recipe: ``zero_init`` zeroes every residual branch's last BatchNorm scale and the classifier
     before the first step (a model trained from scratch; pass False to fine-tune loaded weights);
