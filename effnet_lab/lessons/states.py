@@ -158,11 +158,25 @@ class ScalingState:
     params: int
     base_macs: int
     base_params: int
-    curve_phi: tuple[float, ...]
-    curve_ratio: tuple[float, ...]
     published: "pd.DataFrame"
     stage_table: "pd.DataFrame"
     extent: tuple[float, int, int]   # ``scaling_extent``: what the whole phi slider reaches
+
+    @property
+    def curve_phi(self) -> tuple[float, ...]:
+        """The phis of the MACs-vs-phi curve for these alpha, beta, gamma (``macs_curve`` at the
+        slider's own step: every phi the marker can sit on). Computed when first read, not with the
+        state: a new alpha takes ~0.1 s for the curve, which the explorer's figure thread pays while
+        the numbers are already shown."""
+        return self._curve()[0]
+
+    @property
+    def curve_ratio(self) -> tuple[float, ...]:
+        """MACs relative to B0 at each of ``curve_phi``."""
+        return self._curve()[1]
+
+    def _curve(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return macs_curve(round(self.alpha, 6), round(self.beta, 6), round(self.gamma, 6), step=PHI_STEP)
 
     @property
     def constraint(self) -> float:
@@ -227,12 +241,9 @@ def scaling_state(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: f
         config = compound_scaling(phi, alpha, beta, gamma)
     cost = analytic_cost(config)
     base_macs, base_params, _ = _base_cost()
-    # the curve at the slider's own step (every phi the marker can sit on), half the cost of the
-    # staircase figure's finer grid: a new alpha, beta or gamma computes it afresh while a learner waits
-    curve_phi, curve_ratio = macs_curve(round(alpha, 6), round(beta, 6), round(gamma, 6), step=PHI_STEP)
     return ScalingState(alpha=alpha, beta=beta, gamma=gamma, phi=phi, mode=mode, config=config,
                         macs=cost.macs, params=cost.params, base_macs=base_macs, base_params=base_params,
-                        curve_phi=curve_phi, curve_ratio=curve_ratio, published=published_points(),
+                        published=published_points(),
                         stage_table=stage_table(config),
                         extent=scaling_extent(round(alpha, 6), round(beta, 6), round(gamma, 6)))
 
