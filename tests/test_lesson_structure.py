@@ -9,11 +9,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from effnet_lab.lessons import exercises
+from effnet_lab.lessons import questions
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-CHOICE = re.compile(r'exercises\.check_choice\("(?P<key>[^"]+)"')
+CHOICE = re.compile(r'questions\.check_choice\("(?P<key>[^"]+)"')
 TIME = re.compile(r"\*\*Time:\*\*[^\n]*\b\d+\s*min[^\n]*reading[^\n]*\b\d+\s*min[^\n]*running", re.I)
 
 spec = importlib.util.spec_from_file_location("student_copies", ROOT / "scripts" / "student_copies.py")
@@ -52,12 +52,12 @@ def test_a_lesson_ends_with_a_recap_and_exercises(path):
 def test_a_lesson_has_checked_predict_and_explain_questions(path):
     nb = nbformat.read(path, as_version=4)
     keys = [m["key"] for c in nb.cells if c.cell_type == "code" for m in CHOICE.finditer(c.source)]
-    assert all(k in exercises.QUESTIONS for k in keys), keys
-    kinds = {exercises.QUESTIONS[k].kind for k in keys}
+    assert all(k in questions.QUESTIONS for k in keys), keys
+    kinds = {questions.QUESTIONS[k].kind for k in keys}
     assert {"predict", "explain"} <= kinds, f"{path.name}: questions of kinds {kinds}"
     asked = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     for key in keys:
-        assert f'exercises.ask("{key}")' in asked, f"{key} is checked but never asked"
+        assert f'questions.ask("{key}")' in asked, f"{key} is checked but never asked"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
@@ -75,18 +75,18 @@ def test_answers_are_collapsed_and_the_student_copy_shows_them_blank(path):
         assert "YOUR ANSWER" in cell.source or "YOUR CODE HERE" in cell.source or "Your answer" in cell.source
 
 
-@pytest.mark.parametrize("key", sorted(exercises.QUESTIONS))
+@pytest.mark.parametrize("key", sorted(questions.QUESTIONS))
 def test_every_question_has_a_valid_checked_answer(key, capsys):
-    q = exercises.QUESTIONS[key]
+    q = questions.QUESTIONS[key]
     assert q.kind in ("predict", "explain") and len(q.options) >= 2
     right = q.correct()
     assert right in q.options
-    exercises.ask(key)
+    questions.ask(key)
     printed = capsys.readouterr().out
     assert q.prompt in printed and all(f"({letter}) {text}" in printed for letter, text in q.options.items())
-    exercises.check_choice(key, right)
+    questions.check_choice(key, right)
     for wrong in set(q.options) - {right}:
         with pytest.raises(AssertionError, match="Hint"):
-            exercises.check_choice(key, wrong)
+            questions.check_choice(key, wrong)
     with pytest.raises(NotImplementedError):
-        exercises.check_choice(key, ...)
+        questions.check_choice(key, ...)

@@ -7,5 +7,6 @@ Not the library: nothing in ``effnet_lab`` imports it, and it may change with th
 - ``tables``: tables of the committed sweep results (lessons 05 and 06);
 - ``style``, ``figures``, ``result_figures``: matplotlib figures that read state and tables only;
 - ``explorers``: ipywidgets controls around state and figures;
-- ``exercises``: the answer checkers; ``proxy_search``: lesson 07's random search with a training proxy.
+- ``exercises``: the answer checkers; ``questions``: the predict and explain questions;
+  ``proxy_search``: lesson 07's random search with a training proxy.
 """
