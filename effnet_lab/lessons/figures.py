@@ -240,8 +240,9 @@ class ScalingDashboard(LiveFigure):
     against phi, layers and channels per stage. ``update(state)`` moves the same artists to a new
     ``ScalingState`` (bar heights, line data, labels, limits); ``jpeg`` redraws only the bars, their
     labels and the marker while the axes' limits stay (they span the whole phi slider for the
-    current alpha, beta and gamma: ``states.scaling_extent``), far faster than a new figure. No pyplot: safe inside a widget callback. ``title=False`` leaves out the headline (the
-    explorer prints it as text above the figure)."""
+    current alpha, beta and gamma: ``states.scaling_extent``), far faster than a new figure. No
+    pyplot: safe inside a widget callback. ``title=False`` leaves out the headline (the explorer
+    prints it as text above the figure)."""
 
     def __init__(self, fig: Figure, state: "ScalingState", title: bool = True) -> None:
         import numpy as np
