@@ -8,8 +8,8 @@ Redraw latency is printed, not asserted (a shared CI machine is too noisy for a 
 ``pytest -s tests/test_browser.py`` to read it. The sliders update while they are dragged, so a
 change counts as shown when the page shows the state of the controls as they were left: the
 numbers equal to ``scaling_state``'s, and the figure's class naming that state (``shows_class``).
-Each delay is printed by two clocks: the page's (from the last input event to the first animation
-frame that shows the state: what a learner waits for) and the test's (which adds Playwright's
+Each delay is printed by two clocks: the page's (from the input event that set the state to the
+first animation frame that shows it: what a learner waits for) and the test's (which adds Playwright's
 round trips to the browser). Screenshots go to ``test-artifacts/`` (or ``$EFFNET_LAB_ARTIFACTS``).
 """
 
@@ -240,10 +240,10 @@ def assert_no_error_output(page) -> None:
     assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
 
 
-# The page's own clock: the time of the learner's last input event (a mouse move or release, a key,
-# a click) and the first animation frame after the headline changed or the dashboard finished
-# loading a new picture. What a learner waits for is the span between the two; the test's own
-# clock (below) adds Playwright's round trips to the browser on top of it.
+# The page's own clock: the time of every input event (a mouse move or release, a key, a click)
+# and of the first animation frame after the headline changed or the dashboard finished loading a
+# new picture. What a learner waits for is the span from the input that set a state to the frame
+# that shows it; the test's own clock (below) adds Playwright's round trips to the browser.
 PAGE_CLOCK = """() => {
   const w = window;
   w.__effnet = {input: [], numbers: [], figure: []};
@@ -288,13 +288,12 @@ def change(page, action, latencies) -> None:
     latencies[0].append(wait_for_numbers(page, state, start))
     latencies[1].append(wait_for_image(page, state, start))
     in_page = page_latencies(page, state)
-
     latencies[2].append(in_page[0])
     latencies[3].append(in_page[1])
     assert dashboard_png(page) != before_png, "the figure did not redraw"
 
 
-def exercise_explorer(page, label: str) -> tuple[list[float], list[float]]:
+def exercise_explorer(page, label: str) -> tuple[list[float], ...]:
     """Move phi, alpha, the published toggle and an out-of-range gamma; check every number shown."""
     page.wait_for_selector(".effnet-headline b", timeout=120_000)
     page.locator(".effnet-headline").scroll_into_view_if_needed()

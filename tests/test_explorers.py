@@ -28,6 +28,13 @@ def fresh(state) -> figures.ScalingDashboard:
     return live
 
 
+def full_draws(live, monkeypatch) -> list:
+    """A list that grows by one each time ``live``'s whole figure is drawn (not a blit)."""
+    draws, real_draw = [], live.figure.canvas.draw
+    monkeypatch.setattr(live.figure.canvas, "draw", lambda: (draws.append(1), real_draw()))
+    return draws
+
+
 def test_the_dashboard_moves_its_artists_to_a_new_state():
     live = fresh(states.scaling_state(phi=1.0))
     axes, bars = list(live.figure.axes), list(live.layer_bars)
@@ -46,9 +53,7 @@ def test_the_dashboard_moves_its_artists_to_a_new_state():
 
 def test_a_small_move_redraws_only_the_moving_artists_and_shows_what_a_full_redraw_shows(monkeypatch):
     live = fresh(states.scaling_state(phi=1.0))
-    draws = []
-    real_draw = live.figure.canvas.draw
-    monkeypatch.setattr(live.figure.canvas, "draw", lambda: (draws.append(1), real_draw()))
+    draws = full_draws(live, monkeypatch)
     state = states.scaling_state(phi=0.95)   # every bar's axis keeps its limit
     live.update(state)
     live.jpeg(40)
@@ -61,9 +66,7 @@ def test_a_small_move_redraws_only_the_moving_artists_and_shows_what_a_full_redr
 
 def test_a_drag_of_phi_over_the_whole_slider_never_redraws_the_figure(monkeypatch):
     live = fresh(states.scaling_state(phi=states.PHI_MIN))
-    draws = []
-    real_draw = live.figure.canvas.draw
-    monkeypatch.setattr(live.figure.canvas, "draw", lambda: (draws.append(1), real_draw()))
+    draws = full_draws(live, monkeypatch)
     for phi in np.arange(states.PHI_MIN, states.PHI_MAX + 1e-9, 0.25):
         state = states.scaling_state(phi=float(phi))
         live.update(state)
@@ -87,9 +90,7 @@ def test_the_extent_is_what_the_slider_ends_and_the_published_table_reach():
 
 def test_switching_to_published_and_back_redraws_only_the_bars(monkeypatch):
     live = fresh(states.scaling_state(phi=3.0))
-    draws = []
-    real_draw = live.figure.canvas.draw
-    monkeypatch.setattr(live.figure.canvas, "draw", lambda: (draws.append(1), real_draw()))
+    draws = full_draws(live, monkeypatch)
     for mode in ("published", "formula"):
         live.update(states.scaling_state(phi=3.0, mode=mode))
         live.jpeg(40)
