@@ -5,7 +5,7 @@ on first use, so ``import effnet_lab`` stays fast and works in a torch-free envi
 
 The layers point one way (tests/test_imports.py checks it): checks -> config -> cost -> blocks ->
 model -> measure; runtime (devices, folders, atomic writes, provenance) -> data -> recipe,
-checkpoints, distributed -> train; experiments (settings, plans) -> store (results) -> sweeps,
+checkpoints, distributed -> train -> stacked (a trial's seeds as one network); experiments (settings, plans) -> store (results) -> sweeps,
 runners; nas, cam; the command line (``cli``, ``__main__``) on top. ``effnet_lab.lessons`` is the
 lesson kit above it all (setup, state, figures, explorers, exercises); nothing in the library imports it.
 """
@@ -34,6 +34,7 @@ _LAZY = {  # name -> module; these need torch
     "EfficientNet": "model", "efficientnet": "model", "load_torchvision_weights": "model",
     "MBConv": "blocks", "SqueezeExcitation": "blocks", "StochasticDepth": "blocks", "ConvBNAct": "blocks",
     "ptflops_cost": "measure", "latency": "measure", "measure_activation_bytes": "measure",
+    "fit": "train", "evaluate": "train", "fit_stacked": "stacked",
 }
 
 

@@ -221,7 +221,7 @@ def cmd_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # an error from here on is one of the run (main reports it), not of the command line
     run_sweep(args.name, out, settings, device=args.device, checkpoint_dir=checkpoints,
               channels_last=CHANNELS_LAST[args.channels_last], workers=args.workers, address=args.address,
-              gpus_per_trial=args.gpus_per_trial, storage=args.storage)
+              gpus_per_trial=args.gpus_per_trial, storage=args.storage, stack_seeds=ON_OFF[args.stack_seeds])
     print(f"results: {results_path(out, args.name)}")
     return 0
 
@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="imagenette-resolution: input sizes in pixels (default 64 96 128)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
     add_channels_last(p)
+    p.add_argument("--stack-seeds", choices=tuple(ON_OFF), default="off",
+                   help="train a trial's seeds together as one network (the same numbers to rounding; slower on "
+                        "a CPU: benchmarks/stacked_seeds.py measures it; default off)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="train N trials at once on a local Ray instance started for the run (needs "
                         "pip install 'effnet-lab[ray]'; without it: one trial at a time, in this process)")

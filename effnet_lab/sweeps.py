@@ -89,64 +89,82 @@ def sweep_data(settings: Settings):
 
 
 def train_trial(trial: Trial, settings: Settings, stem: "str | Path", device=None, channels_last: bool | None = None,
-                keep_model: bool = False, data=None, log: Callable[[str], None] = print) -> dict:
+                keep_model: bool = False, data=None, log: Callable[[str], None] = print,
+                stack_seeds: bool = False) -> dict:
     """Train ``trial`` with every seed of ``settings`` and test it: what a results line measures, with
-    the ``device``, ``torch`` and ``channels_last`` it ran with. Runs in the sweep's process or on a
-    worker (``runners``); it writes only work in progress, beside ``stem`` (``OUT/.partial/`` or the
-    ``--storage`` folder): each seed's checkpoint after every epoch, then its result (and with
-    ``keep_model`` seed 0's model, which the driver moves to ``OUT/checkpoints/``). A run that stopped
-    (an interrupt, a killed worker) resumes from there, losing at most the epoch under way, with the
-    same numbers (on a CPU, bit for bit). ``data``: the (train, test) pair, else ``sweep_data``'s."""
+    the ``device``, ``torch``, ``channels_last`` and ``stack_seeds`` it ran with. Runs in the sweep's
+    process or on a worker (``runners``); it writes only work in progress, beside ``stem``
+    (``OUT/.partial/`` or the ``--storage`` folder): a checkpoint after every epoch, then each seed's
+    result (and with ``keep_model`` seed 0's model, which the driver moves to ``OUT/checkpoints/``). A
+    run that stopped (an interrupt, a killed worker) resumes from there, losing at most the epoch
+    under way, with the same numbers (on a CPU, bit for bit). ``stack_seeds``: the seeds not yet
+    trained train together as one network (``stacked.fit_stacked``: the same numbers to rounding;
+    faster where one small network leaves a GPU idle, slower on a CPU). ``data``: the (train, test)
+    pair, else ``sweep_data``'s."""
     import torch
 
     from .model import EfficientNet
     from .runtime import atomic_save, device_name, pick_device
+    from .stacked import fit_stacked
     from .train import evaluate, fit, uses_channels_last
 
     dev = pick_device(device)
     layout = uses_channels_last(dev, channels_last)
     train, test = data if data is not None else sweep_data(settings)
     stem = Path(stem)
-    measured = []
+    finished = {seed: stem.with_name(f"{stem.name}-seed{seed}.json") for seed in settings.seeds}
+    measured, todo = {}, []
     for seed in settings.seeds:
-        finished = stem.with_name(f"{stem.name}-seed{seed}.json")
-        if finished.exists():
+        if finished[seed].exists():
             try:
-                result = json.loads(finished.read_text())
-                measured.append({k: float(result[k]) for k in ("accuracy", "seconds", "images_per_second")})
+                result = json.loads(finished[seed].read_text())
+                measured[seed] = {k: float(result[k]) for k in ("accuracy", "seconds", "images_per_second")}
                 continue
             except (ValueError, KeyError, TypeError):  # damaged by hand: that seed is trained again
-                log(f"{trial.trial_id}: {finished.name} is damaged; training seed {seed} again")
-        partial = stem.with_name(f"{stem.name}-seed{seed}.pt")
+                log(f"{trial.trial_id}: {finished[seed].name} is damaged; training seed {seed} again")
+        todo.append(seed)
+    options = dict(batch_size=settings.batch_size, warmup_epochs=settings.warmup_epochs, device=dev, progress=False,
+                   channels_last=layout, **{k: getattr(settings, k) for k in RECIPE_FIELDS if k != "tta"})
+    for group in ([todo] if stack_seeds and len(todo) > 1 else [[seed] for seed in todo]):
+        name = f"seed{group[0]}" if len(group) == 1 else "seeds" + "-".join(map(str, group))
+        partial = stem.with_name(f"{stem.name}-{name}.pt")
         if partial.exists():
-            log(f"{trial.trial_id}: resuming seed {seed} from {partial.name}")
-        torch.manual_seed(seed)
-        model = EfficientNet(trial.config, num_classes=len(train.classes))
-        history = fit(model, train, None, settings.epochs, batch_size=settings.batch_size, seed=seed,
-                      warmup_epochs=settings.warmup_epochs, device=dev, progress=False, checkpoint=partial,
-                      channels_last=layout, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
-        result = {"accuracy": evaluate(model, test, device=dev, tta=settings.tta)["accuracy"],
-                  "seconds": sum(e.seconds for e in history.epochs),
-                  "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
-        if keep_model and seed == settings.seeds[0]:
-            atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
-                         "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
-                         "accuracy": result["accuracy"]}, stem.with_name(f"{stem.name}-model.pt"))
-        atomic_write_text(finished, json.dumps(result))
+            which = f"seed {group[0]}" if len(group) == 1 else "seeds " + ", ".join(map(str, group))
+            log(f"{trial.trial_id}: resuming {which} from {partial.name}")
+        models = []
+        for seed in group:
+            torch.manual_seed(seed)
+            models.append(EfficientNet(trial.config, num_classes=len(train.classes)))
+        if len(group) > 1:
+            histories = fit_stacked(models, train, settings.epochs, seeds=group, checkpoint=partial, **options)
+        else:
+            histories = [fit(models[0], train, None, settings.epochs, seed=group[0], checkpoint=partial,
+                             tta=settings.tta, **options)]
+        for seed, model, history in zip(group, models, histories):
+            result = {"accuracy": evaluate(model, test, device=dev, tta=settings.tta)["accuracy"],
+                      "seconds": sum(e.seconds for e in history.epochs),
+                      "images_per_second": statistics.mean(e.images_per_second for e in history.epochs)}
+            if keep_model and seed == settings.seeds[0]:
+                atomic_save({"model": model.cpu().state_dict(), "config": trial.config.to_dict(),
+                             "classes": train.classes, "resolution": trial.config.to_dict()["resolution"],
+                             "accuracy": result["accuracy"]}, stem.with_name(f"{stem.name}-model.pt"))
+            atomic_write_text(finished[seed], json.dumps(result))
+            measured[seed] = result
         partial.unlink(missing_ok=True)
-        measured.append(result)
-    accuracies = [m["accuracy"] for m in measured]
+    accuracies = [measured[seed]["accuracy"] for seed in settings.seeds]
     return {"measured": {"accuracies": accuracies, "accuracy_mean": statistics.mean(accuracies),
                          "accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                         "train_seconds": sum(m["seconds"] for m in measured),
-                         "images_per_second": statistics.mean(m["images_per_second"] for m in measured)},
-            "device": device_name(dev), "torch": torch.__version__, "channels_last": layout}
+                         "train_seconds": sum(m["seconds"] for m in measured.values()),
+                         "images_per_second": statistics.mean(m["images_per_second"] for m in measured.values())},
+            "device": device_name(dev), "torch": torch.__version__, "channels_last": layout,
+            "stack_seeds": len(todo) > 1 and stack_seeds}
 
 
 def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = None, device=None,
               log: Callable[[str], None] = print, checkpoint_dir: "str | Path | None" = None,
               channels_last: bool | None = None, workers: int | None = None, address: str | None = None,
-              gpus_per_trial: float | None = None, storage: "str | Path | None" = None) -> list[dict]:
+              gpus_per_trial: float | None = None, storage: "str | Path | None" = None,
+              stack_seeds: bool = False) -> list[dict]:
     """Train every trial of ``sweep`` not yet in ``out_dir``'s results file; return all rows.
 
     Without ``workers`` or ``address`` the trials train here, one after another. ``workers=N`` trains
@@ -160,7 +178,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
     result, with ``reused_from`` naming it and ``train_seconds`` 0, instead of being trained again
     (trials that build one network wait for the first of them). ``channels_last`` goes to ``fit``
     (None: its default) and is recorded in each line: like the device, it changes the arithmetic,
-    not the experiment. ``checkpoint_dir``: where seed 0's model of each trained trial is kept.
+    not the experiment; so is ``stack_seeds`` (``train_trial``). ``checkpoint_dir``: where seed 0's
+    model of each trained trial is kept.
     One sweep command per folder at a time: parallelism comes from ``workers``, not from a second run.
     """
     import functools
@@ -225,7 +244,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                                                        "images_per_second")},
                                 "train_seconds": 0.0, "reused_from": reused_from})
                     # where and how the accuracies were measured
-                    row.update(device=src["device"], torch=src["torch"], channels_last=src.get("channels_last"))
+                    row.update(device=src["device"], torch=src["torch"], channels_last=src.get("channels_last"),
+                               stack_seeds=src.get("stack_seeds", False))
                     store.append(row)
                     queue.remove(trial)
                     log(f"{number[trial.trial_id]}: the same network as {reused_from}, not trained again "
@@ -236,7 +256,7 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
                 queue.remove(trial)
                 training[key] = trial
                 job = functools.partial(train_trial, trial, settings, stem(trial), device, channels_last,
-                                        checkpoint_dir is not None)
+                                        checkpoint_dir is not None, stack_seeds=stack_seeds)
                 if parallel:
                     runner.submit(key, job)
                     log(f"{number[trial.trial_id]}: started")
@@ -249,7 +269,8 @@ def run_sweep(sweep: str, out_dir: "str | Path", settings: Settings | None = Non
             trial = training.pop(key)
             cost = analytic_cost(trial.config, num_classes=classes)
             row = _row(sweep, trial, cost, base_macs, settings, train, test, origin, result["measured"])
-            row.update(device=result["device"], torch=result["torch"], channels_last=result["channels_last"])
+            row.update(device=result["device"], torch=result["torch"], channels_last=result["channels_last"],
+                       stack_seeds=result["stack_seeds"])
             model = stem(trial).with_name(f"{stem(trial).name}-model.pt")
             if checkpoint_dir is not None and model.exists():  # before the line: a crash between keeps both
                 target = Path(checkpoint_dir) / f"{sweep}-{trial.trial_id}.pt"

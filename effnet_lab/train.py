@@ -145,6 +145,68 @@ def evaluate(model: nn.Module, data: "ImageTensors | DeviceLoader", batch_size: 
             "classes": list(data.classes)}
 
 
+# Compiled networks a process may hold before torch.compile stops compiling new ones: a sweep
+# trains dozens in one process (each seed is a new model: a recompile of the same forward).
+RECOMPILE_LIMIT = 512
+
+
+def compiled(net: nn.Module, compile: "bool | str") -> nn.Module:
+    """``net`` through ``torch.compile`` (``compile``: True for its default mode, or a mode name), else
+    ``net``. The compiled code is kept on disk (torch's FX graph cache, in ``TORCHINDUCTOR_CACHE_DIR``:
+    if unset, ``inductor/`` under the data cache), so a second run of the same network loads it
+    instead of compiling again. The recompile limit is raised to ``RECOMPILE_LIMIT``: past torch's
+    default (8), the next network would run uncompiled with no more than a log line to say so."""
+    if not compile:
+        return net
+    import os
+
+    import torch._dynamo
+
+    from .runtime import cache_dir
+
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "accumulated_recompile_limit", "cache_size_limit"):  # older torch: the last
+        if hasattr(config, name):
+            setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
+    return torch.compile(net) if compile is True else torch.compile(net, mode=compile)
+
+
+def check_training(epochs: int, batch_size: int, optimizer: str, schedule: str, lr: float | None,
+                   weight_decay: float, label_smoothing: float, warmup_epochs: float, ema: float, flags: dict,
+                   compile: "bool | str") -> tuple:
+    """``fit``'s training options checked (a clear error naming the first bad one) and normalised:
+    (epochs, batch_size, lr, weight_decay, label_smoothing, warmup_epochs, ema) as Python numbers, lr
+    filled in from the optimizer and batch size when None. ``flags``: name -> value, each a bool."""
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2 to train, got {batch_size}: BatchNorm normalises each channel "
+                         f"over the images of a batch, and a one-image batch of a 1x1 map has nothing to normalise")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if lr is None:
+        # linear scaling with the batch size: 0.1 at 128 for SGD; the paper's 0.016 at 256 for RMSProp
+        lr = {"sgd": 0.1 * batch_size / 128, "rmsprop": 0.016 * batch_size / 256, "adamw": 2e-3}[optimizer]
+    # as Python floats: a numpy float in the optimizer's state would make the checkpoint unloadable
+    lr = check_finite("lr", lr, positive=True)
+    weight_decay = check_finite("weight_decay", weight_decay, minimum=0)
+    label_smoothing = check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
+    warmup_epochs = check_finite("warmup_epochs", warmup_epochs, minimum=0)
+    if warmup_epochs > epochs:  # the rate would still be warming up at the end: the schedule ignored
+        raise ValueError(f"warmup_epochs ({warmup_epochs:g}) must not exceed the {epochs} epoch(s) of the run: the "
+                         f"learning rate would still be warming up at the end and the {schedule} schedule never start")
+    ema = check_finite("ema", ema, minimum=0, maximum=0.9999)
+    if not isinstance(compile, bool) and compile not in COMPILE_MODES:
+        raise ValueError(f"compile must be True, False or a mode among {COMPILE_MODES}, got {compile!r}")
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    return epochs, batch_size, lr, weight_decay, label_smoothing, warmup_epochs, ema
+
+
 def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, epochs: int = 10, *,
         batch_size: int = 128, lr: float | None = RECIPE["lr"], optimizer: str = "sgd",
         schedule: str = RECIPE["schedule"], weight_decay: float = RECIPE["weight_decay"],
@@ -179,33 +241,10 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     received = dict(locals())  # every argument, for the options a resume must share (below)
     from tqdm.auto import tqdm
 
-    epochs = check_positive_int("epochs", epochs)
+    epochs, batch_size, lr, weight_decay, label_smoothing, warmup_epochs, ema = check_training(
+        epochs, batch_size, optimizer, schedule, lr, weight_decay, label_smoothing, warmup_epochs, ema,
+        {"zero_init": zero_init, "recalibrate_bn": recalibrate_bn, "tta": tta}, compile)
     eval_every = check_positive_int("eval_every", eval_every)
-    batch_size = check_positive_int("batch_size", batch_size)
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2 to train, got {batch_size}: BatchNorm normalises each channel "
-                         f"over the images of a batch, and a one-image batch of a 1x1 map has nothing to normalise")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if lr is None:
-        # linear scaling with the batch size: 0.1 at 128 for SGD; the paper's 0.016 at 256 for RMSProp
-        lr = {"sgd": 0.1 * batch_size / 128, "rmsprop": 0.016 * batch_size / 256, "adamw": 2e-3}[optimizer]
-    # as Python floats: a numpy float in the optimizer's state would make the checkpoint unloadable
-    lr = check_finite("lr", lr, positive=True)
-    weight_decay = check_finite("weight_decay", weight_decay, minimum=0)
-    label_smoothing = check_finite("label_smoothing", label_smoothing, minimum=0, maximum=1)
-    warmup_epochs = check_finite("warmup_epochs", warmup_epochs, minimum=0)
-    if warmup_epochs > epochs:  # the rate would still be warming up at the end: the schedule ignored
-        raise ValueError(f"warmup_epochs ({warmup_epochs:g}) must not exceed the {epochs} epoch(s) of the run: the "
-                         f"learning rate would still be warming up at the end and the {schedule} schedule never start")
-    ema = check_finite("ema", ema, minimum=0, maximum=0.9999)
-    for name, flag in (("zero_init", zero_init), ("recalibrate_bn", recalibrate_bn), ("tta", tta)):
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
-    if not isinstance(compile, bool) and compile not in COMPILE_MODES:
-        raise ValueError(f"compile must be True, False or a mode among {COMPILE_MODES}, got {compile!r}")
     dev = pick_device(device)
     ranks, rank = distributed.world()
     if batch_size % ranks:
@@ -260,8 +299,7 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
     if ranks > 1:  # gradients averaged over the ranks (the parameters start as rank 0's)
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     progress = progress and rank == 0
-    step_fn = (torch.compile(net) if compile is True else
-               torch.compile(net, mode=compile) if compile else net)
+    step_fn = compiled(net, compile)
     with cudnn_autotune(dev):
         for epoch in range(start, epochs):
             train_loader.set_epoch(epoch)

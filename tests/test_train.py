@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -195,3 +196,20 @@ def test_cudnn_autotuning_is_on_for_cuda_only_and_restored():
             assert torch.backends.cudnn.benchmark is True
             raise KeyboardInterrupt
     assert torch.backends.cudnn.benchmark == before
+
+
+def test_compiled_keeps_its_code_on_disk_and_lifts_the_recompile_limit(tmp_path, monkeypatch):
+    import torch._dynamo
+
+    net = torch.nn.Linear(2, 2)
+    assert train.compiled(net, False) is net
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("EFFNET_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 8)
+    wrapped = train.compiled(net, True)  # compiling waits for the first call: nothing runs here
+    assert wrapped is not net
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "inductor")
+    assert torch._dynamo.config.recompile_limit >= train.RECOMPILE_LIMIT
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))  # a user's choice is kept
+    train.compiled(net, "reduce-overhead")
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "mine")
