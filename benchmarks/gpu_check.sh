@@ -6,12 +6,14 @@
 #   1. the tests that need a CUDA GPU (they skip on a CPU);
 #   2. training throughput, ours vs the plain torchvision loop, B0 at 32 and 128 px, our defaults;
 #   3. a trial's seeds one after another vs stacked as one network (benchmarks/stacked_seeds.py);
-#   4. time to the first training step of `train`, eager and compiled, cold and warm compile cache
+#   4. one training step of each kind of B0 layer (1x1, depthwise, SE) in fp32/bf16/fp16 and NCHW/NHWC
+#      (benchmarks/layer_precision.py);
+#   5. time to the first training step of `train`, eager and compiled, cold and warm compile cache
 #      (benchmarks/first_step.py);
-#   5. the large study: single-vs-compound on all 10,000 CIFAR images, budgets 1x-8x, three seeds,
+#   6. the large study: single-vs-compound on all 10,000 CIFAR images, budgets 1x-8x, three seeds,
 #      seeds stacked, STUDY_WORKERS trials at once on Ray if Ray is installed (default 4), into
 #      OUT/study/ (resumable: copy it back and run again to finish it);
-#   6. throughput variants if time is left: fp32 NCHW (--no-amp --channels-last off), CUDA graphs
+#   7. throughput variants if time is left: fp32 NCHW (--no-amp --channels-last off), CUDA graphs
 #      (--compile reduce-overhead).
 #
 #   benchmarks/gpu_check.sh OUT_DIR [extra train_throughput.py arguments]
@@ -19,7 +21,7 @@
 #        TOTAL_SECONDS=120 benchmarks/gpu_check.sh /tmp/check --images 256 --resolutions 32   # a try on a CPU
 #
 # Defaults: --data cifar10 --images 10000 --repeats 3 --resolutions 32 128. Limits per step: tests
-# 90 s, default throughput 150 s, stacked seeds 90 s, first step 120 s, the study what is left, the
+# 90 s, default throughput 150 s, stacked seeds 90 s, layer precision 45 s, first step 120 s, the study what is left, the
 # throughput variants STEP_SECONDS (default 150) each; a step that finishes early leaves its time
 # to the study.
 set -uo pipefail
@@ -73,6 +75,7 @@ defaults=(--data cifar10 --images 10000 --repeats 3 --resolutions 32 128)
 step tests "$(allow 90)" "$py" -m pytest -q -rs tests/test_data.py tests/test_train.py tests/test_stacked.py -k "gpu or cuda"
 step throughput-defaults "$(allow 150)" "$py" benchmarks/train_throughput.py "${defaults[@]}" "$@"
 step stacked-seeds "$(allow 90)" "$py" benchmarks/stacked_seeds.py --images 10000 --epochs 2 --repeats 3
+step layer-precision "$(allow 45)" "$py" benchmarks/layer_precision.py --batch 128 --resolution 32 --repeats 20
 step first-step "$(allow 120)" "$py" benchmarks/first_step.py --compile none default reduce-overhead --repeats 2
 parallel=()
 if "$py" -c "import ray" 2>/dev/null; then
