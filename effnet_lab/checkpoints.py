@@ -35,7 +35,7 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 # fit's arguments that do not change what a run trains (the device, the layout and autocast change
 # the arithmetic, as in the sweeps' records), or that are the run's data and files themselves. Every
 # other argument, a new one too, is stored in the checkpoint and must be the same on resume.
-NOT_TRAINING_OPTIONS = ("model", "train", "val", "device", "amp", "channels_last", "compile", "checkpoint",
+NOT_TRAINING_OPTIONS = ("model", "models", "train", "val", "device", "amp", "channels_last", "compile", "checkpoint",
                         "checkpoint_extra", "progress", "eval_every")
 
 
@@ -94,6 +94,18 @@ def resume_state(path: Path, device: torch.device, options: dict) -> dict:
             raise ValueError(f"{name} {value!r} differs from the {stored!r} that checkpoint {str(path)!r} was "
                              f"trained with; resume with the same {name}, or use another --out folder")
     return state
+
+
+def restore_training(state: dict, model, optimizer, schedule, averaged=None, scaler=None) -> None:
+    """Load a checkpoint's training state (``resume_state``'s) into the run's model, optimizer,
+    schedule, weight average and loss scaler; the caller restores its random state and history."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    if averaged is not None:
+        averaged.load_state_dict(state["ema"])
+    if scaler is not None and "scaler" in state:
+        scaler.load_state_dict(state["scaler"])
 
 
 def load_checkpoint(path: "str | Path", device: "str | torch.device" = "cpu"):

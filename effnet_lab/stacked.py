@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import StochasticDepth
-from .checkpoints import resume_state, training_options
+from .checkpoints import restore_training, resume_state, training_options
 from .config import RECIPE
 from .data import DeviceLoader, ImageTensors
 from .recipe import WeightEMA, make_optimizer, make_schedule, recalibrate_bn_, zero_init_
@@ -210,14 +210,10 @@ def fit_stacked(models: "list[nn.Module]", train: ImageTensors, epochs: int = 10
     histories, start = [History() for _ in models], 0
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None:
-        options = training_options(models[0], {k_: v for k_, v in received.items() if k_ != "models"}, lr, res, train)
+        options = training_options(models[0], received, lr, res, train)
     if path is not None and path.exists():
         state = resume_state(path, dev, options)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["schedule"])
-        if averaged is not None:
-            averaged.load_state_dict(state["ema"])
+        restore_training(state, net, opt, sched, averaged, scaler)
         for g, s in zip(generators, state["generators"]):
             g.set_state(s.cpu())
         histories, start = [History.from_dicts(h) for h in state["history"]], state["epoch"]
@@ -272,7 +268,8 @@ def fit_stacked(models: "list[nn.Module]", train: ImageTensors, epochs: int = 10
                 atomic_save({"model": net.state_dict(), "optimizer": opt.state_dict(), "schedule": sched.state_dict(),
                              "rng": torch.get_rng_state(), "generators": [g.get_state() for g in generators],
                              "epoch": epoch + 1, "epochs": epochs, "history": [h.to_dicts() for h in histories],
-                             "options": options, **({"ema": averaged.state_dict()} if averaged is not None else {})},
+                             "options": options, **({"ema": averaged.state_dict()} if averaged is not None else {}),
+                             **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})},
                             path)
     unstack(averaged.model if averaged is not None else net, models)
     return histories

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed
-from .checkpoints import resume_state, rng_state, set_rng_state, training_options
+from .checkpoints import restore_training, resume_state, rng_state, set_rng_state, training_options
 from .checks import check_finite, check_positive_int
 from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES
 from .data import DeviceLoader, ImageTensors
@@ -279,14 +279,8 @@ def fit(model: nn.Module, train: ImageTensors, val: ImageTensors | None = None, 
         options = training_options(model, received, lr, res, train)
     if path is not None and path.exists():
         state = resume_state(path, dev, options)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["schedule"])
-        if averaged is not None:
-            averaged.load_state_dict(state["ema"])
+        restore_training(state, model, opt, sched, averaged, scaler)
         set_rng_state(state, dev)
-        if "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
         history, start = History.from_dicts(state["history"]), state["epoch"]
     if ranks > 1:  # each rank its own dropout and stochastic-depth draws (resumed: where they stood)
         states = state.get("rng_ranks", []) if start else []
