@@ -332,14 +332,27 @@ def draw_crop_flip(batch: int, padding: int, generator: torch.Generator) -> torc
 def crop_flip(x: torch.Tensor, padding: int, draws: torch.Tensor) -> torch.Tensor:
     """Crop each image of a zero-padded batch at (dy, dx) and flip it where ``flip``; ``draws`` is
     ``draw_crop_flip``'s (3, B), on x's device. Everything here runs on the device."""
-    b, _, h, w = x.shape
-    dy, dx, flip = draws[0], draws[1], draws[2].bool()
     padded = F.pad(x, (padding,) * 4)
-    rows = dy[:, None] + torch.arange(h, device=x.device)                   # (B, H)
-    cols = torch.arange(w, device=x.device).expand(b, w)
-    cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]      # (B, W)
-    batch = torch.arange(b, device=x.device)[:, None, None]
-    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]              # (B, H, W, C)
+    if x.device.type != "cpu":
+        return gather_crop_flip(padded, draws, x.shape[2], x.shape[3])
+    # One slice per image: on a CPU the gather is 2-20x slower (50 images: 58 against 2.5 ms at
+    # 224 px, 1.9 against 0.8 ms at 32 px); on a GPU it is one kernel where this is 2B launches.
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    for i, (top, left, mirror) in enumerate(draws.T.tolist()):
+        crop = padded[i, :, top:top + x.shape[2], left:left + x.shape[3]]
+        out[i] = crop.flip(-1) if mirror else crop
+    return out
+
+
+def gather_crop_flip(padded: torch.Tensor, draws: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``crop_flip`` as one gather over the padded batch (the same values): the path for GPUs."""
+    b = padded.shape[0]
+    dy, dx, flip = draws[0], draws[1], draws[2].bool()
+    rows = dy[:, None] + torch.arange(h, device=padded.device)                   # (B, H)
+    cols = torch.arange(w, device=padded.device).expand(b, w)
+    cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]           # (B, W)
+    batch = torch.arange(b, device=padded.device)[:, None, None]
+    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]                   # (B, H, W, C)
     # contiguous NCHW: a permuted view is channels_last in memory, which takes slow CPU conv paths
     return out.permute(0, 3, 1, 2).contiguous()
 

@@ -142,6 +142,17 @@ def test_random_crop_flip_moves_whole_images():
     assert set(padded.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
 
 
+def test_the_cpu_crop_flip_gives_the_gpu_paths_values():
+    # the CPU slices image by image, a GPU gathers the whole batch at once: the same pixels, bit for bit
+    g = torch.Generator().manual_seed(3)
+    for size, padding in ((32, 4), (9, 2), (12, 0)):
+        x = torch.randint(0, 256, (17, 3, size, size), dtype=torch.uint8, generator=g)
+        draws = data.draw_crop_flip(17, padding, g)
+        assert draws[2].any() and not draws[2].all()  # both mirrored and plain images are checked
+        padded = torch.nn.functional.pad(x, (padding,) * 4)
+        assert torch.equal(data.crop_flip(x, padding, draws), data.gather_crop_flip(padded, draws, size, size))
+
+
 def test_an_epochs_augmentation_is_drawn_at_once_as_batch_by_batch_drawing_would():
     images = torch.randint(0, 256, (50, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     ds = data.ImageTensors(images, torch.arange(50) % 5, list("abcde"), "synthetic")

@@ -1,0 +1,181 @@
+"""How much of a trial's seed spread is the finite test set, and how much is the networks themselves.
+
+    python scripts/seed_noise.py train --trial base --seeds 0 2 4 6     # one process per core
+    python scripts/seed_noise.py train --trial base --seeds 1 3 5 7
+    python scripts/seed_noise.py report --trial base
+    python scripts/seed_noise.py curve --trial base --seeds 0 4             # the test accuracy per epoch
+
+``train`` trains one single-vs-compound trial of the sweeps' default setting (``Settings()``: 300
+images per class, the CPU recipe) once per seed, through the sweep's own ``train_trial`` (so the
+numbers are the sweep's, and an interrupted seed resumes from its last epoch). It then records which
+images each network gets right: the 2,000 test images, and the 7,000 training images the sweep's
+subset leaves out (``held-out``: never trained on, never used to choose anything). One JSON file per
+seed under ``results/seed_noise/`` (the correct/wrong flags as hex bit strings), with provenance.
+
+``report`` compares, for each image set, the spread of the accuracy over seeds with the spread that
+the test set's finite size alone would give. If each network got each image right or wrong
+independently (image i with its own chance p_i, estimated by the share of seeds that got it right),
+the accuracy on n images would vary over seeds by sqrt(sum_i p_i (1 - p_i)) / n. What is left above
+that is spread of the networks' accuracy on the whole distribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from effnet_lab.data import load_pair  # noqa: E402
+from effnet_lab.experiments import Settings, plan  # noqa: E402
+from effnet_lab.model import EfficientNet  # noqa: E402
+from effnet_lab.recipe import predict  # noqa: E402
+from effnet_lab.runtime import atomic_write_text, device_name, model_mode  # noqa: E402
+from effnet_lab.sweeps import train_trial  # noqa: E402
+
+OUT = ROOT / "results" / "seed_noise"
+
+
+def correct_flags(model, images, tta: bool) -> torch.Tensor:
+    """Whether ``model`` gets each of ``images`` right (bool, in the images' order)."""
+    from effnet_lab.data import DeviceLoader
+
+    loader = DeviceLoader(images, 250, model.config.resolution, "cpu")
+    flags = []
+    with model_mode(model), torch.inference_mode():
+        for x, y in loader:
+            flags.append(predict(model, x, tta).argmax(1) == y)
+    return torch.cat(flags)
+
+
+def to_hex(flags: torch.Tensor) -> str:
+    """The flags as a hex string, first image first (``from_hex`` reads it back)."""
+    bits = "".join("1" if f else "0" for f in flags.tolist())
+    return f"{int(bits, 2):0{-(-len(bits) // 4)}x}"
+
+
+def from_hex(text: str, n: int) -> list[int]:
+    return [int(b) for b in f"{int(text, 16):0{len(text) * 4}b}"[-n:]]
+
+
+def train(trial_id: str, seeds: list[int], threads: int) -> None:
+    torch.set_num_threads(threads)
+    settings = Settings()
+    trial = next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+    full_train, test = load_pair(settings.data)
+    chosen, rest = full_train.split(settings.per_class, seed=0)
+    train_set, held_out = full_train.take(chosen), full_train.take(rest)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    for seed in seeds:
+        out = OUT / f"{trial_id}-seed{seed}.json"
+        if out.exists():
+            print(f"{out.name} exists: skipped", flush=True)
+            continue
+        stem = OUT / ".partial" / f"{trial_id}-s{seed}"
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        measured = train_trial(trial, replace(settings, seeds=(seed,)), stem, device="cpu", channels_last=True,
+                               keep_model=True, data=(train_set, test))["measured"]
+        saved = torch.load(stem.with_name(f"{stem.name}-model.pt"), weights_only=True)
+        model = EfficientNet(trial.config, num_classes=len(full_train.classes))
+        model.load_state_dict(saved["model"])
+        flags = {name: correct_flags(model, images, settings.tta) for name, images in
+                 (("test", test), ("held_out", held_out))}
+        row = {"trial_id": trial_id, "seed": seed, "accuracy_sweep": measured["accuracies"][0],
+               **{f"accuracy_{k}": v.float().mean().item() for k, v in flags.items()},
+               **{f"n_{k}": len(v) for k, v in flags.items()}, **{f"correct_{k}": to_hex(v) for k, v in flags.items()},
+               "train_seconds": measured["train_seconds"], "wall_seconds": time.time() - start,
+               "command": "python scripts/seed_noise.py train --trial " + trial_id + " --seeds " +
+               " ".join(map(str, seeds)), "commit": commit, "device": device_name("cpu"), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+               "settings": "Settings() of single-vs-compound (per_class 300, 30 epochs, the CPU recipe), NHWC"}
+        atomic_write_text(out, json.dumps(row) + "\n")
+        for f in stem.parent.glob(f"{stem.name}*"):
+            f.unlink()
+        print(f"{trial_id} seed {seed}: test {row['accuracy_test']:.4f} (sweep {row['accuracy_sweep']:.4f}), "
+              f"held-out {row['accuracy_held_out']:.4f}, {row['wall_seconds']:.0f} s", flush=True)
+
+
+def curve(trial_id: str, seeds: list[int], threads: int) -> None:
+    from effnet_lab.experiments import RECIPE_FIELDS
+    from effnet_lab.sweeps import sweep_data
+    from effnet_lab.train import fit
+
+    torch.set_num_threads(threads)
+    settings = Settings()
+    trial = next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+    train_set, test = sweep_data(settings)
+    for seed in seeds:
+        torch.manual_seed(seed)  # as train_trial seeds each network
+        model = EfficientNet(trial.config, num_classes=len(train_set.classes))
+        history = fit(model, train_set, test, settings.epochs, batch_size=settings.batch_size,
+                      warmup_epochs=settings.warmup_epochs, device="cpu", progress=False, channels_last=True,
+                      seed=seed, eval_every=1, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
+        row = {"trial_id": trial_id, "seed": seed, "epochs": history.to_dicts(),
+               "command": f"python scripts/seed_noise.py curve --trial {trial_id} --seeds {' '.join(map(str, seeds))}",
+               "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                        cwd=ROOT).stdout.strip(),
+               "device": device_name("cpu"), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+        atomic_write_text(OUT / f"{trial_id}-seed{seed}-curve.json", json.dumps(row) + "\n")
+        print(f"{trial_id} seed {seed}: " + ", ".join(f"{e['val_accuracy']:.3f}" for e in row["epochs"]), flush=True)
+
+
+def spread(rows: list[dict], key: str) -> dict:
+    n = rows[0][f"n_{key}"]
+    flags = [from_hex(r[f"correct_{key}"], n) for r in rows]
+    acc = [sum(f) / n for f in flags]
+    p = [sum(col) / len(flags) for col in zip(*flags)]
+    # sum p(1-p) estimated with the unbiased per-image variance k/(k-1) p(1-p) over k seeds
+    k = len(flags)
+    finite = math.sqrt(sum(q * (1 - q) for q in p) * k / (k - 1)) / n
+    observed = statistics.stdev(acc)
+    return {"images": n, "mean": statistics.mean(acc), "std": observed, "finite_set_std": finite,
+            "rest_std": math.sqrt(max(observed**2 - finite**2, 0.0))}
+
+
+def report(trial_id: str) -> None:
+    rows = sorted((json.loads(p.read_text()) for p in OUT.glob(f"{trial_id}-seed*.json")
+                   if not p.name.endswith("-curve.json")), key=lambda r: r["seed"])
+    if len(rows) < 3:
+        sys.exit(f"report: {len(rows)} seeds of {trial_id} under {OUT}; at least 3 are needed")
+    print(f"{trial_id}: {len(rows)} seeds ({', '.join(str(r['seed']) for r in rows)})")
+    print(f"{'images':<24}{'n':>6}{'mean %':>9}{'seed std':>10}{'finite-set std':>16}{'the rest':>10}")
+    for key, label in (("test", "test"), ("held_out", "held-out (unused train)")):
+        s = spread(rows, key)
+        print(f"{label:<24}{s['images']:>6}{100 * s['mean']:>9.2f}{100 * s['std']:>10.2f}"
+              f"{100 * s['finite_set_std']:>16.2f}{100 * s['rest_std']:>10.2f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--trial", default="base")
+    t.add_argument("--seeds", type=int, nargs="+", required=True)
+    t.add_argument("--threads", type=int, default=1)
+    r = sub.add_parser("report")
+    r.add_argument("--trial", default="base")
+    c = sub.add_parser("curve")
+    c.add_argument("--trial", default="base")
+    c.add_argument("--seeds", type=int, nargs="+", required=True)
+    c.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    if args.command == "train":
+        train(args.trial, args.seeds, args.threads)
+    elif args.command == "curve":
+        curve(args.trial, args.seeds, args.threads)
+    else:
+        report(args.trial)
+
+
+if __name__ == "__main__":
+    main()
