@@ -335,8 +335,8 @@ def crop_flip(x: torch.Tensor, padding: int, draws: torch.Tensor) -> torch.Tenso
     padded = F.pad(x, (padding,) * 4)
     if x.device.type != "cpu":
         return gather_crop_flip(padded, draws, x.shape[2], x.shape[3])
-    # One slice per image: on a CPU the gather is 2-20x slower (50 images: 58 against 2.5 ms at
-    # 224 px, 1.9 against 0.8 ms at 32 px); on a GPU it is one kernel where this is 2B launches.
+    # One slice per image: on a CPU the gather takes about 2x as long at 32 px and 20x at 224 px
+    # (benchmarks/crop_flip.py); on a GPU it is one kernel where slicing would be 2B launches.
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     for i, (top, left, mirror) in enumerate(draws.T.tolist()):
         crop = padded[i, :, top:top + x.shape[2], left:left + x.shape[3]]

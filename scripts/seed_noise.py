@@ -4,6 +4,7 @@
     python scripts/seed_noise.py train --trial base --seeds 1 3 5 7
     python scripts/seed_noise.py report --trial base
     python scripts/seed_noise.py curve --trial base --seeds 0 4             # the test accuracy per epoch
+    python scripts/seed_noise.py cross --trial base --pairs 0:4 4:0        # init seed : training seed
 
 ``train`` trains one single-vs-compound trial of the sweeps' default setting (``Settings()``: 300
 images per class, the CPU recipe) once per seed, through the sweep's own ``train_trial`` (so the
@@ -17,6 +18,15 @@ the test set's finite size alone would give. If each network got each image righ
 independently (image i with its own chance p_i, estimated by the share of seeds that got it right),
 the accuracy on n images would vary over seeds by sqrt(sum_i p_i (1 - p_i)) / n. What is left above
 that is spread of the networks' accuracy on the whole distribution.
+
+``curve`` trains the same way (``fit`` with the sweep's options) and tests after every epoch, to see
+how a low seed differs from a high one (a loss spike, or slower all the way); one JSON file per seed.
+
+``cross`` separates what a seed decides: the initial weights (``torch.manual_seed`` before the
+network is built) from the training's randomness (``fit(seed=...)``: the order of the images, their
+crops and flips, the dropout and stochastic-depth coins). ``--pairs 0:4`` builds the network with
+seed 0 and trains it with seed 4. One JSON file per pair (``TRIAL-init0-train4.json``), so
+processes running side by side never write the same file.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -129,6 +140,35 @@ def curve(trial_id: str, seeds: list[int], threads: int) -> None:
         print(f"{trial_id} seed {seed}: " + ", ".join(f"{e['val_accuracy']:.3f}" for e in row["epochs"]), flush=True)
 
 
+def cross(trial_id: str, pairs: list[str], threads: int) -> None:
+    from effnet_lab.experiments import RECIPE_FIELDS
+    from effnet_lab.sweeps import sweep_data
+    from effnet_lab.train import evaluate, fit
+
+    torch.set_num_threads(threads)
+    settings = Settings()
+    trial = next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+    train_set, test = sweep_data(settings)
+    for pair in pairs:
+        init_seed, train_seed = (int(x) for x in pair.split(":"))
+        out = OUT / f"{trial_id}-init{init_seed}-train{train_seed}.json"
+        if out.exists():
+            continue
+        torch.manual_seed(init_seed)
+        model = EfficientNet(trial.config, num_classes=len(train_set.classes))
+        fit(model, train_set, None, settings.epochs, batch_size=settings.batch_size,
+            warmup_epochs=settings.warmup_epochs, device="cpu", progress=False, channels_last=True,
+            seed=train_seed, **{k: getattr(settings, k) for k in RECIPE_FIELDS if k != "tta"})
+        row = {"trial_id": trial_id, "init_seed": init_seed, "train_seed": train_seed,
+               "accuracy": evaluate(model, test, tta=settings.tta)["accuracy"],
+               "command": f"python scripts/seed_noise.py cross --trial {trial_id} --pairs {' '.join(pairs)}",
+               "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                        cwd=ROOT).stdout.strip(),
+               "device": device_name("cpu"), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+        atomic_write_text(out, json.dumps(row) + "\n")
+        print(f"{trial_id} init seed {init_seed}, training seed {train_seed}: {row['accuracy']:.4f}", flush=True)
+
+
 def spread(rows: list[dict], key: str) -> dict:
     n = rows[0][f"n_{key}"]
     flags = [from_hex(r[f"correct_{key}"], n) for r in rows]
@@ -168,8 +208,19 @@ def main() -> None:
     c.add_argument("--trial", default="base")
     c.add_argument("--seeds", type=int, nargs="+", required=True)
     c.add_argument("--threads", type=int, default=1)
+    x = sub.add_parser("cross")
+    x.add_argument("--trial", default="base")
+    x.add_argument("--pairs", nargs="+", required=True, help="INIT:TRAIN seed pairs, e.g. 0:4")
+    x.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
-    if args.command == "train":
+    trials = [t.trial_id for t in plan("single-vs-compound", Settings())]
+    if args.trial not in trials:
+        p.error(f"--trial: {args.trial!r} is not a single-vs-compound trial; choose one of {', '.join(trials)}")
+    if args.command == "cross" and not all(re.fullmatch(r"\d+:\d+", pair) for pair in args.pairs):
+        p.error(f"--pairs: each pair is INIT:TRAIN, two seeds (e.g. 0:4), got {' '.join(args.pairs)}")
+    if args.command == "cross":
+        cross(args.trial, args.pairs, args.threads)
+    elif args.command == "train":
         train(args.trial, args.seeds, args.threads)
     elif args.command == "curve":
         curve(args.trial, args.seeds, args.threads)
