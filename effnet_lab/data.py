@@ -335,7 +335,7 @@ def crop_flip(x: torch.Tensor, padding: int, draws: torch.Tensor) -> torch.Tenso
     padded = F.pad(x, (padding,) * 4)
     if x.device.type != "cpu":
         return gather_crop_flip(padded, draws, x.shape[2], x.shape[3])
-    # One slice per image: on a CPU the gather takes about 2x as long at 32 px and 20x at 224 px
+    # One slice per image: on a CPU the gather takes about 2x as long at 32 px and 11x at 224 px
     # (benchmarks/crop_flip.py); on a GPU it is one kernel where slicing would be 2B launches.
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     for i, (top, left, mirror) in enumerate(draws.T.tolist()):
@@ -353,7 +353,7 @@ def gather_crop_flip(padded: torch.Tensor, draws: torch.Tensor, h: int, w: int) 
     cols = torch.where(flip[:, None], cols.flip(1), cols) + dx[:, None]           # (B, W)
     batch = torch.arange(b, device=padded.device)[:, None, None]
     out = padded[batch, :, rows[:, :, None], cols[:, None, :]]                   # (B, H, W, C)
-    # contiguous NCHW: a permuted view is channels_last in memory, which takes slow CPU conv paths
+    # contiguous NCHW, as the CPU path gives (the loader sets the layout the model wants)
     return out.permute(0, 3, 1, 2).contiguous()
 
 

@@ -110,7 +110,7 @@ def train(trial_id: str, seeds: list[int], threads: int) -> None:
                " ".join(map(str, seeds)), "commit": commit, "device": device_name("cpu"), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
                "settings": "Settings() of single-vs-compound (per_class 300, 30 epochs, the CPU recipe), NHWC"}
         atomic_write_text(out, json.dumps(row) + "\n")
-        for f in stem.parent.glob(f"{stem.name}*"):
+        for f in stem.parent.glob(f"{stem.name}-*"):
             f.unlink()
         print(f"{trial_id} seed {seed}: test {row['accuracy_test']:.4f} (sweep {row['accuracy_sweep']:.4f}), "
               f"held-out {row['accuracy_held_out']:.4f}, {row['wall_seconds']:.0f} s", flush=True)
