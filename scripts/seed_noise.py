@@ -36,7 +36,6 @@ import json
 import math
 import re
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -51,7 +50,7 @@ from effnet_lab.data import load_pair  # noqa: E402
 from effnet_lab.experiments import Settings, plan  # noqa: E402
 from effnet_lab.model import EfficientNet  # noqa: E402
 from effnet_lab.recipe import predict  # noqa: E402
-from effnet_lab.runtime import atomic_write_text, device_name, model_mode  # noqa: E402
+from effnet_lab.runtime import atomic_write_text, model_mode, provenance  # noqa: E402
 from effnet_lab.sweeps import train_trial  # noqa: E402
 
 OUT = ROOT / "results" / "seed_noise"
@@ -79,14 +78,32 @@ def from_hex(text: str, n: int) -> list[int]:
     return [int(b) for b in f"{int(text, 16):0{len(text) * 4}b}"[-n:]]
 
 
-def train(trial_id: str, seeds: list[int], threads: int) -> None:
+def setup(trial_id: str, threads: int):
+    """The sweeps' default settings and the named single-vs-compound trial, on ``threads`` threads."""
     torch.set_num_threads(threads)
     settings = Settings()
-    trial = next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+    return settings, next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+
+
+def fit_seeded(trial, settings, train_set, test, init_seed: int, train_seed: int, **extra):
+    """``trial``'s network built with ``init_seed`` and trained as ``train_trial`` trains it (the
+    sweep's options, NHWC) with ``train_seed``; returns the model and its history."""
+    from effnet_lab.experiments import RECIPE_FIELDS
+    from effnet_lab.train import fit
+
+    torch.manual_seed(init_seed)  # as train_trial seeds each network
+    model = EfficientNet(trial.config, num_classes=len(train_set.classes))
+    history = fit(model, train_set, test, settings.epochs, batch_size=settings.batch_size,
+                  warmup_epochs=settings.warmup_epochs, device="cpu", progress=False, channels_last=True,
+                  seed=train_seed, **{k: getattr(settings, k) for k in RECIPE_FIELDS}, **extra)
+    return model, history
+
+
+def train(trial_id: str, seeds: list[int], threads: int) -> None:
+    settings, trial = setup(trial_id, threads)
     full_train, test = load_pair(settings.data)
     chosen, rest = full_train.split(settings.per_class, seed=0)
     train_set, held_out = full_train.take(chosen), full_train.take(rest)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     for seed in seeds:
         out = OUT / f"{trial_id}-seed{seed}.json"
         if out.exists():
@@ -106,8 +123,7 @@ def train(trial_id: str, seeds: list[int], threads: int) -> None:
                **{f"accuracy_{k}": v.float().mean().item() for k, v in flags.items()},
                **{f"n_{k}": len(v) for k, v in flags.items()}, **{f"correct_{k}": to_hex(v) for k, v in flags.items()},
                "train_seconds": measured["train_seconds"], "wall_seconds": time.time() - start,
-               "command": "python scripts/seed_noise.py train --trial " + trial_id + " --seeds " +
-               " ".join(map(str, seeds)), "commit": commit, "device": device_name("cpu"), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+               **provenance("cpu"),
                "settings": "Settings() of single-vs-compound (per_class 300, 30 epochs, the CPU recipe), NHWC"}
         atomic_write_text(out, json.dumps(row) + "\n")
         for f in stem.parent.glob(f"{stem.name}-*"):
@@ -117,54 +133,31 @@ def train(trial_id: str, seeds: list[int], threads: int) -> None:
 
 
 def curve(trial_id: str, seeds: list[int], threads: int) -> None:
-    from effnet_lab.experiments import RECIPE_FIELDS
     from effnet_lab.sweeps import sweep_data
-    from effnet_lab.train import fit
 
-    torch.set_num_threads(threads)
-    settings = Settings()
-    trial = next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+    settings, trial = setup(trial_id, threads)
     train_set, test = sweep_data(settings)
     for seed in seeds:
-        torch.manual_seed(seed)  # as train_trial seeds each network
-        model = EfficientNet(trial.config, num_classes=len(train_set.classes))
-        history = fit(model, train_set, test, settings.epochs, batch_size=settings.batch_size,
-                      warmup_epochs=settings.warmup_epochs, device="cpu", progress=False, channels_last=True,
-                      seed=seed, eval_every=1, **{k: getattr(settings, k) for k in RECIPE_FIELDS})
-        row = {"trial_id": trial_id, "seed": seed, "epochs": history.to_dicts(),
-               "command": f"python scripts/seed_noise.py curve --trial {trial_id} --seeds {' '.join(map(str, seeds))}",
-               "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                        cwd=ROOT).stdout.strip(),
-               "device": device_name("cpu"), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+        _, history = fit_seeded(trial, settings, train_set, test, seed, seed, eval_every=1)
+        row = {"trial_id": trial_id, "seed": seed, "epochs": history.to_dicts(), **provenance("cpu")}
         atomic_write_text(OUT / f"{trial_id}-seed{seed}-curve.json", json.dumps(row) + "\n")
         print(f"{trial_id} seed {seed}: " + ", ".join(f"{e['val_accuracy']:.3f}" for e in row["epochs"]), flush=True)
 
 
 def cross(trial_id: str, pairs: list[str], threads: int) -> None:
-    from effnet_lab.experiments import RECIPE_FIELDS
     from effnet_lab.sweeps import sweep_data
-    from effnet_lab.train import evaluate, fit
+    from effnet_lab.train import evaluate
 
-    torch.set_num_threads(threads)
-    settings = Settings()
-    trial = next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+    settings, trial = setup(trial_id, threads)
     train_set, test = sweep_data(settings)
     for pair in pairs:
         init_seed, train_seed = (int(x) for x in pair.split(":"))
         out = OUT / f"{trial_id}-init{init_seed}-train{train_seed}.json"
         if out.exists():
             continue
-        torch.manual_seed(init_seed)
-        model = EfficientNet(trial.config, num_classes=len(train_set.classes))
-        fit(model, train_set, None, settings.epochs, batch_size=settings.batch_size,
-            warmup_epochs=settings.warmup_epochs, device="cpu", progress=False, channels_last=True,
-            seed=train_seed, **{k: getattr(settings, k) for k in RECIPE_FIELDS if k != "tta"})
+        model, _ = fit_seeded(trial, settings, train_set, None, init_seed, train_seed)
         row = {"trial_id": trial_id, "init_seed": init_seed, "train_seed": train_seed,
-               "accuracy": evaluate(model, test, tta=settings.tta)["accuracy"],
-               "command": f"python scripts/seed_noise.py cross --trial {trial_id} --pairs {' '.join(pairs)}",
-               "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                        cwd=ROOT).stdout.strip(),
-               "device": device_name("cpu"), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
+               "accuracy": evaluate(model, test, tta=settings.tta)["accuracy"], **provenance("cpu")}
         atomic_write_text(out, json.dumps(row) + "\n")
         print(f"{trial_id} init seed {init_seed}, training seed {train_seed}: {row['accuracy']:.4f}", flush=True)
 
