@@ -5,6 +5,7 @@
     python scripts/seed_noise.py report --trial base
     python scripts/seed_noise.py curve --trial base --seeds 0 4             # the test accuracy per epoch
     python scripts/seed_noise.py cross --trial base --pairs 0:4 4:0        # init seed : training seed
+    python scripts/seed_noise.py train --setting 10k --trial compound-x4 --seeds 3 4 5 6 7 0 1 2
 
 ``train`` trains one single-vs-compound trial of the sweeps' default setting (``Settings()``: 300
 images per class, the CPU recipe) once per seed, through the sweep's own ``train_trial`` (so the
@@ -12,6 +13,9 @@ numbers are the sweep's, and an interrupted seed resumes from its last epoch). I
 images each network gets right: the 2,000 test images, and the 7,000 training images the sweep's
 subset leaves out (``held-out``: never trained on, never used to choose anything). One JSON file per
 seed under ``results/seed_noise/`` (the correct/wrong flags as hex bit strings), with provenance.
+``--setting 10k`` trains ``results/cpu-recipe-10k/``'s setting instead (all 10,000 training images,
+9 epochs, 0.6 warm-up epochs: the same SGD steps); it leaves no image unused, so only the test
+images are recorded, in ``TRIAL-10k-seedN.json``.
 
 ``report`` compares, for each image set, the spread of the accuracy over seeds with the spread that
 the test set's finite size alone would give. If each network got each image right or wrong
@@ -78,11 +82,21 @@ def from_hex(text: str, n: int) -> list[int]:
     return [int(b) for b in f"{int(text, 16):0{len(text) * 4}b}"[-n:]]
 
 
-def setup(trial_id: str, threads: int):
-    """The sweeps' default settings and the named single-vs-compound trial, on ``threads`` threads."""
+# --setting: the sweeps' default, or cpu-recipe-10k's (all the images at the same SGD steps)
+SETTINGS = {"default": {}, "10k": {"per_class": 1000, "epochs": 9, "warmup_epochs": 0.6}}
+
+
+def setup(trial_id: str, threads: int, setting: str = "default"):
+    """The sweeps' settings (``SETTINGS[setting]`` changed) and the named single-vs-compound trial,
+    on ``threads`` threads."""
     torch.set_num_threads(threads)
-    settings = Settings()
+    settings = replace(Settings(), **SETTINGS[setting])
     return settings, next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
+
+
+def file_stem(trial_id: str, setting: str = "default") -> str:
+    """How the files of a trial in a setting are named: ``depth-x2``, ``compound-x4-10k``."""
+    return trial_id if setting == "default" else f"{trial_id}-{setting}"
 
 
 def fit_seeded(trial, settings, train_set, test, init_seed: int, train_seed: int, **extra):
@@ -99,17 +113,19 @@ def fit_seeded(trial, settings, train_set, test, init_seed: int, train_seed: int
     return model, history
 
 
-def train(trial_id: str, seeds: list[int], threads: int) -> None:
-    settings, trial = setup(trial_id, threads)
+def train(trial_id: str, seeds: list[int], threads: int, setting: str = "default") -> None:
+    settings, trial = setup(trial_id, threads, setting)
     full_train, test = load_pair(settings.data)
     chosen, rest = full_train.split(settings.per_class, seed=0)
     train_set, held_out = full_train.take(chosen), full_train.take(rest)
+    image_sets = [("test", test)] + ([("held_out", held_out)] if len(held_out) else [])
+    name = file_stem(trial_id, setting)
     for seed in seeds:
-        out = OUT / f"{trial_id}-seed{seed}.json"
+        out = OUT / f"{name}-seed{seed}.json"
         if out.exists():
             print(f"{out.name} exists: skipped", flush=True)
             continue
-        stem = OUT / ".partial" / f"{trial_id}-s{seed}"
+        stem = OUT / ".partial" / f"{name}-s{seed}"
         stem.parent.mkdir(parents=True, exist_ok=True)
         start = time.time()
         measured = train_trial(trial, replace(settings, seeds=(seed,)), stem, device="cpu", channels_last=True,
@@ -117,19 +133,19 @@ def train(trial_id: str, seeds: list[int], threads: int) -> None:
         saved = torch.load(stem.with_name(f"{stem.name}-model.pt"), weights_only=True)
         model = EfficientNet(trial.config, num_classes=len(full_train.classes))
         model.load_state_dict(saved["model"])
-        flags = {name: correct_flags(model, images, settings.tta) for name, images in
-                 (("test", test), ("held_out", held_out))}
+        flags = {key: correct_flags(model, images, settings.tta) for key, images in image_sets}
         row = {"trial_id": trial_id, "seed": seed, "accuracy_sweep": measured["accuracies"][0],
                **{f"accuracy_{k}": v.float().mean().item() for k, v in flags.items()},
                **{f"n_{k}": len(v) for k, v in flags.items()}, **{f"correct_{k}": to_hex(v) for k, v in flags.items()},
                "train_seconds": measured["train_seconds"], "wall_seconds": time.time() - start,
                **provenance("cpu"),
-               "settings": "Settings() of single-vs-compound (per_class 300, 30 epochs, the CPU recipe), NHWC"}
+               "settings": f"Settings() of single-vs-compound with {SETTINGS[setting] or 'no change'} "
+                           f"(per_class {settings.per_class}, {settings.epochs} epochs, the CPU recipe), NHWC"}
         atomic_write_text(out, json.dumps(row) + "\n")
         for f in stem.parent.glob(f"{stem.name}-*"):
             f.unlink()
-        print(f"{trial_id} seed {seed}: test {row['accuracy_test']:.4f} (sweep {row['accuracy_sweep']:.4f}), "
-              f"held-out {row['accuracy_held_out']:.4f}, {row['wall_seconds']:.0f} s", flush=True)
+        print(f"{name} seed {seed}: test {row['accuracy_test']:.4f} (sweep {row['accuracy_sweep']:.4f}), "
+              f"held-out {row.get('accuracy_held_out', float('nan')):.4f}, {row['wall_seconds']:.0f} s", flush=True)
 
 
 def curve(trial_id: str, seeds: list[int], threads: int) -> None:
@@ -175,14 +191,17 @@ def spread(rows: list[dict], key: str) -> dict:
             "rest_std": math.sqrt(max(observed**2 - finite**2, 0.0))}
 
 
-def report(trial_id: str) -> None:
-    rows = sorted((json.loads(p.read_text()) for p in OUT.glob(f"{trial_id}-seed*.json")
+def report(trial_id: str, setting: str = "default") -> None:
+    name = file_stem(trial_id, setting)
+    rows = sorted((json.loads(p.read_text()) for p in OUT.glob(f"{name}-seed*.json")
                    if not p.name.endswith("-curve.json")), key=lambda r: r["seed"])
     if len(rows) < 3:
-        sys.exit(f"report: {len(rows)} seeds of {trial_id} under {OUT}; at least 3 are needed")
-    print(f"{trial_id}: {len(rows)} seeds ({', '.join(str(r['seed']) for r in rows)})")
+        sys.exit(f"report: {len(rows)} seeds of {name} under {OUT}; at least 3 are needed")
+    print(f"{name}: {len(rows)} seeds ({', '.join(str(r['seed']) for r in rows)})")
     print(f"{'images':<24}{'n':>6}{'mean %':>9}{'seed std':>10}{'finite-set std':>16}{'the rest':>10}")
     for key, label in (("test", "test"), ("held_out", "held-out (unused train)")):
+        if f"n_{key}" not in rows[0]:
+            continue
         s = spread(rows, key)
         print(f"{label:<24}{s['images']:>6}{100 * s['mean']:>9.2f}{100 * s['std']:>10.2f}"
               f"{100 * s['finite_set_std']:>16.2f}{100 * s['rest_std']:>10.2f}")
@@ -195,8 +214,10 @@ def main() -> None:
     t.add_argument("--trial", default="base")
     t.add_argument("--seeds", type=int, nargs="+", required=True)
     t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--setting", choices=tuple(SETTINGS), default="default")
     r = sub.add_parser("report")
     r.add_argument("--trial", default="base")
+    r.add_argument("--setting", choices=tuple(SETTINGS), default="default")
     c = sub.add_parser("curve")
     c.add_argument("--trial", default="base")
     c.add_argument("--seeds", type=int, nargs="+", required=True)
@@ -214,11 +235,11 @@ def main() -> None:
     if args.command == "cross":
         cross(args.trial, args.pairs, args.threads)
     elif args.command == "train":
-        train(args.trial, args.seeds, args.threads)
+        train(args.trial, args.seeds, args.threads, args.setting)
     elif args.command == "curve":
         curve(args.trial, args.seeds, args.threads)
     else:
-        report(args.trial)
+        report(args.trial, args.setting)
 
 
 if __name__ == "__main__":

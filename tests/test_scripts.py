@@ -37,3 +37,12 @@ def test_seed_noise_splits_a_spread_into_the_finite_set_and_the_rest():
             for f in ([1, 1, 1, 1], [0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0])]
     s = seed_noise.spread(rows, "test")
     assert math.isclose(s["std"], math.sqrt(1 / 3)) and s["rest_std"] > s["finite_set_std"] / 2
+
+
+def test_seed_noise_10k_setting_is_cpu_recipe_10ks_with_the_same_trials():
+    seed_noise = load("seed_noise")
+    default, trial = seed_noise.setup("compound-x4", threads=torch.get_num_threads())
+    more, same = seed_noise.setup("compound-x4", threads=torch.get_num_threads(), setting="10k")
+    assert (more.per_class, more.epochs, more.warmup_epochs) == (1000, 9, 0.6)   # results/cpu-recipe-10k's command
+    assert same.config == trial.config and more.batch_size == default.batch_size
+    assert (seed_noise.file_stem("depth-x2"), seed_noise.file_stem("depth-x2", "10k")) == ("depth-x2", "depth-x2-10k")
