@@ -245,3 +245,22 @@ def test_lesson_06_checkers(grid, capsys):
         exercises.check_paper_budget(1.92)
     with pytest.raises(AssertionError, match="Hint"):
         exercises.check_b7_search_ratio(98)
+
+
+def test_gaps_with_error_gives_each_trials_gap_and_standard_errors():
+    import pandas as pd
+
+    acc = pd.DataFrame({"a": [0.60, 0.62, 0.64, 0.62], "b": [0.58, 0.59, 0.60, None]}, index=[0, 1, 2, 3])
+    table = tables.gaps_with_error(acc, reference="b")
+    a, b = table.loc["a"], table.loc["b"]
+    assert (a.seeds, b.seeds) == (4, 3) and (a["mean %"], b["mean %"]) == (62.0, 59.0)
+    se_a, se_b = (0.0163299 * 100) / 2, 1.0 / 3 ** 0.5      # std / sqrt(seeds), in points
+    assert a["se of mean"] == round(se_a, 2) and b["se of mean"] == round(se_b, 2)
+    assert a["gap to b"] == 3.0 and a.se == round((se_a**2 + se_b**2) ** 0.5, 2)
+    # paired over seeds 0-2: differences 2, 3, 4 points, std 1, so 1 / sqrt(3)
+    assert a["paired se"] == round(1 / 3 ** 0.5, 2) and a["gap / se"] == round(3.0 / (se_a**2 + se_b**2) ** 0.5, 1)
+    assert pd.isna(b["gap to b"])                                  # the reference has no gap to itself
+    with pytest.raises(ValueError, match="reference 'c' is not a column"):
+        tables.gaps_with_error(acc, "c")
+    with pytest.raises(ValueError, match="at least 2 seeds; b has fewer"):
+        tables.gaps_with_error(acc.assign(b=[0.5, None, None, None]), "a")

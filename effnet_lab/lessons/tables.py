@@ -85,6 +85,43 @@ def compound_vs_best_single(table: "pd.DataFrame") -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("budget")
 
 
+def gaps_with_error(accuracy: "pd.DataFrame", reference: str) -> "pd.DataFrame":
+    """Trials with several seeds each, against one of them: is a gap a finding?
+
+    ``accuracy`` has one column per trial and one row per seed (fractions; a trial may miss seeds).
+    Per trial: its seeds, mean and std (%), the standard error of its mean (std / sqrt(seeds)), and
+    its gap to ``reference`` (points) with two standard errors: ``se`` treats the two trials' seeds
+    as independent (sqrt(se1² + se2²)); ``paired se`` uses the seeds both have (the spread of the
+    per-seed differences / sqrt(n): a seed fixes the image order for both, so they may move
+    together). ``gap / se`` above about 2 is a finding; the standard error falls as one over the
+    square root of the seeds, while the std (what three seeds hide) does not."""
+    import pandas as pd
+
+    if reference not in accuracy.columns:
+        raise ValueError(f"reference {reference!r} is not a column; the trials are {', '.join(map(str, accuracy.columns))}")
+    pct = 100 * accuracy.astype(float)
+    counts = pct.notna().sum()
+    if (counts < 2).any():
+        raise ValueError(f"every trial needs at least 2 seeds; {', '.join(map(str, counts[counts < 2].index))} "
+                         f"{'has' if (counts < 2).sum() == 1 else 'have'} fewer")
+    ref = pct[reference]
+    rows = []
+    for trial in pct.columns:
+        x = pct[trial]
+        se = x.std() / math.sqrt(x.count())
+        row = {"trial": trial, "seeds": int(x.count()), "mean %": round(x.mean(), 2), "std": round(x.std(), 2),
+               "se of mean": round(se, 2)}
+        if trial != reference:
+            gap = x.mean() - ref.mean()
+            se_gap = math.hypot(se, ref.std() / math.sqrt(ref.count()))
+            both = (x - ref).dropna()
+            paired = both.std() / math.sqrt(len(both)) if len(both) >= 2 else float("nan")
+            row.update({f"gap to {reference}": round(gap, 2), "se": round(se_gap, 2),
+                        "paired se": round(paired, 2), "gap / se": round(gap / se_gap, 1)})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("trial")
+
+
 def compare_runs(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str, str] = ("first", "second")) -> "pd.DataFrame":
     """The trials two runs of one sweep share (say the same settings on a GPU and on a CPU), side by
     side: mean and std of each (%), the ``difference`` (second minus first, points) and ``noise``,
