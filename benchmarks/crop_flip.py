@@ -2,7 +2,7 @@
 
     python benchmarks/crop_flip.py [--repeats 20] [--threads 1]
 
-``data.crop_flip`` slices image by image on a CPU; ``data.gather_crop_flip`` gathers the whole
+``loader.crop_flip`` slices image by image on a CPU; ``loader.gather_crop_flip`` gathers the whole
 batch in one indexing call (what a GPU runs). Both give the same pixels (the benchmark checks it).
 For a batch of 50 uint8 images at 32 px (CIFAR-10, padding 4) and at 224 px (Imagenette as
 decoded, padding 28), interleaved, ``--repeats`` times each; prints the median milliseconds and
@@ -18,7 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from effnet_lab import data
+from effnet_lab import loader
 
 
 def main() -> None:
@@ -31,9 +31,9 @@ def main() -> None:
     print(f"batch of 50 uint8 images, {args.threads} thread(s), median of {args.repeats}")
     for size, padding in ((32, 4), (224, 28)):
         x = torch.randint(0, 256, (50, 3, size, size), dtype=torch.uint8, generator=g)
-        draws = data.draw_crop_flip(50, padding, g)
-        ways = {"slices (CPU path)": lambda: data.crop_flip(x, padding, draws),
-                "one gather (GPU path)": lambda: data.gather_crop_flip(F.pad(x, (padding,) * 4), draws, size, size)}
+        draws = loader.draw_crop_flip(50, padding, g)
+        ways = {"slices (CPU path)": lambda: loader.crop_flip(x, padding, draws),
+                "one gather (GPU path)": lambda: loader.gather_crop_flip(F.pad(x, (padding,) * 4), draws, size, size)}
         outputs = [way() for way in ways.values()]
         assert torch.equal(*outputs), "the two paths disagree"
         times = {name: [] for name in ways}

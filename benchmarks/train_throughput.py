@@ -26,6 +26,7 @@ from torchvision import transforms
 
 import effnet_lab as el
 from effnet_lab import data as eldata
+from effnet_lab.loader import MEAN, STD
 from effnet_lab.runtime import device_name, pick_device
 from effnet_lab.train import fit
 
@@ -37,7 +38,7 @@ def plain_epoch(folder, indices, image_size, resolution, batch_size, device, wor
         transforms.RandomHorizontalFlip(),
         transforms.Resize(resolution, antialias=True),
         transforms.ToTensor(),
-        transforms.Normalize(eldata.MEAN, eldata.STD),
+        transforms.Normalize(MEAN, STD),
     ])
     ds = Subset(torchvision.datasets.ImageFolder(folder, tf), indices)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,

@@ -4,7 +4,7 @@ Configuration (pure Python) is always available; the model and measurement funct
 on first use, so ``import effnet_lab`` stays fast and works in a torch-free environment.
 
 The layers point one way (tests/test_imports.py checks it): checks -> config -> cost -> blocks ->
-model -> measure; runtime (devices, folders, atomic writes, provenance) -> data -> recipe,
+model -> measure; runtime (devices, folders, atomic writes, provenance) -> data -> loader -> recipe,
 checkpoints, distributed -> train -> stacked (a trial's seeds as one network); experiments (settings, plans) -> store (results) -> sweeps,
 runners; nas, cam; the command line (``cli``, ``__main__``) on top. ``effnet_lab.lessons`` is the
 lesson kit above it all (setup, state, figures, explorers, exercises); nothing in the library imports it.

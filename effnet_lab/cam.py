@@ -38,8 +38,9 @@ class ClassActivationMaps:
 
 def preprocess(images: torch.Tensor, resolution: Resolution) -> torch.Tensor:
     """uint8 images (N, 3, H, W) -> the float batch a model sees at evaluation: resized to
-    ``resolution`` and normalised, exactly as ``data.DeviceLoader`` does it (no augmentation)."""
-    from .data import DeviceLoader, ImageTensors
+    ``resolution`` and normalised, exactly as ``loader.DeviceLoader`` does it (no augmentation)."""
+    from .data import ImageTensors
+    from .loader import DeviceLoader
 
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
         raise ValueError(f"images must be a uint8 tensor (N, 3, H, W), got "

@@ -25,7 +25,8 @@ from torch import nn
 from .blocks import StochasticDepth
 from .checkpoints import restore_training, resume_state, training_options
 from .config import RECIPE
-from .data import DeviceLoader, ImageTensors
+from .data import ImageTensors
+from .loader import DeviceLoader
 from .recipe import WeightEMA, make_optimizer, make_schedule, recalibrate_bn_, zero_init_
 from .runtime import atomic_save, pick_device
 from .train import (EpochStats, History, _autocast, check_training, compiled, cudnn_autotune, grad_scaler,

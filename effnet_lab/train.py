@@ -22,7 +22,8 @@ from . import distributed
 from .checkpoints import restore_training, resume_state, rng_state, set_rng_state, training_options
 from .checks import check_finite, check_positive_int
 from .config import COMPILE_MODES, OPTIMIZERS, RECIPE, SCHEDULES
-from .data import DeviceLoader, ImageTensors
+from .data import ImageTensors
+from .loader import DeviceLoader
 from .recipe import WeightEMA, make_optimizer, make_schedule, predict, recalibrate_bn_, zero_init_
 from .runtime import atomic_save, model_mode, pick_device
 

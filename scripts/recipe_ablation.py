@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 
 from effnet_lab import experiments, recipe, train, runtime
-from effnet_lab.data import DeviceLoader, load_pair
+from effnet_lab.data import load_pair
+from effnet_lab.loader import DeviceLoader
 from effnet_lab.runtime import atomic_write_text
 from effnet_lab.model import EfficientNet
 

@@ -62,7 +62,7 @@ OUT = ROOT / "results" / "seed_noise"
 
 def correct_flags(model, images, tta: bool) -> torch.Tensor:
     """Whether ``model`` gets each of ``images`` right (bool, in the images' order)."""
-    from effnet_lab.data import DeviceLoader
+    from effnet_lab.loader import DeviceLoader
 
     loader = DeviceLoader(images, 250, model.config.resolution, "cpu")
     flags = []

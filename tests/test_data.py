@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from effnet_lab import data
-from effnet_lab.data import DeviceLoader, ImageTensors
+from effnet_lab import loader as loading
+from effnet_lab.data import ImageTensors
+from effnet_lab.loader import DeviceLoader
 from conftest import make_image_folder
 
 
@@ -127,17 +129,17 @@ def test_device_loader_cuts_augments_and_resizes_on_the_device():
     assert not torch.equal(next(iter(loader))[0], x)
     plain = DeviceLoader(ds, batch_size=3, resolution=8)
     assert len(plain) == 2 and [len(b[1]) for b in plain] == [3, 1]
-    raw = next(iter(plain))[0] * torch.tensor(data.STD).view(1, 3, 1, 1) * 255 + torch.tensor(data.MEAN).view(1, 3, 1, 1) * 255
+    raw = next(iter(plain))[0] * torch.tensor(loading.STD).view(1, 3, 1, 1) * 255 + torch.tensor(loading.MEAN).view(1, 3, 1, 1) * 255
     assert torch.allclose(raw, images[:3].float(), atol=1e-3)  # no augmentation outside training
 
 
 def test_random_crop_flip_moves_whole_images():
     x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4).expand(2, 3, 4, 4)
     g = torch.Generator().manual_seed(0)
-    out = data.random_crop_flip(x, 0, g)
+    out = loading.random_crop_flip(x, 0, g)
     for i in range(2):  # padding 0: each image is itself or its mirror
         assert torch.equal(out[i], x[i]) or torch.equal(out[i], x[i].flip(-1))
-    padded = data.random_crop_flip(x, 2, torch.Generator().manual_seed(1))
+    padded = loading.random_crop_flip(x, 2, torch.Generator().manual_seed(1))
     assert padded.shape == x.shape
     assert set(padded.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
 
@@ -147,10 +149,10 @@ def test_the_cpu_crop_flip_gives_the_gpu_paths_values():
     g = torch.Generator().manual_seed(3)
     for size, padding in ((32, 4), (9, 2), (12, 0)):
         x = torch.randint(0, 256, (17, 3, size, size), dtype=torch.uint8, generator=g)
-        draws = data.draw_crop_flip(17, padding, g)
+        draws = loading.draw_crop_flip(17, padding, g)
         assert draws[2].any() and not draws[2].all()  # both mirrored and plain images are checked
         padded = torch.nn.functional.pad(x, (padding,) * 4)
-        assert torch.equal(data.crop_flip(x, padding, draws), data.gather_crop_flip(padded, draws, size, size))
+        assert torch.equal(loading.crop_flip(x, padding, draws), loading.gather_crop_flip(padded, draws, size, size))
 
 
 def test_an_epochs_augmentation_is_drawn_at_once_as_batch_by_batch_drawing_would():
@@ -165,7 +167,7 @@ def test_an_epochs_augmentation_is_drawn_at_once_as_batch_by_batch_drawing_would
     assert len(batches) == 3  # 50 // 16: the partial batch is dropped while training
     for i, (x, y) in enumerate(batches):
         index = order[i * 16:(i + 1) * 16]
-        expected = data.random_crop_flip(images[index], loader.padding, g).float()
+        expected = loading.random_crop_flip(images[index], loader.padding, g).float()
         expected = (expected - loader.mean) / loader.std
         assert torch.equal(y, ds.labels[index]) and torch.allclose(x, expected)
 
