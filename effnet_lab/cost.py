@@ -20,8 +20,8 @@ from .checks import Resolution, check_finite, check_positive_int, check_resoluti
 from .config import ModelConfig, config_from
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
-    import torch
 
 F32 = 4  # bytes per float32
 # The most rows ``Cost.layers`` builds (B7 has about 800; 100,000 take about a second and 50 MB)
@@ -272,18 +272,18 @@ def solve_for_macs(make_config: Callable[[float], ModelConfig], target_macs: flo
 # ---------------------------------------------------------------------------------------------
 
 
-def grid_cost(alpha, beta, gamma, phi, base: ModelConfig | None = None, num_classes: int = 1000,
-              device: "str | torch.device | None" = None) -> dict[str, "torch.Tensor"]:
+def grid_cost(alpha, beta, gamma, phi, base: ModelConfig | None = None,
+              num_classes: int = 1000) -> dict[str, "np.ndarray"]:
     """MACs and parameters of ``compound_scaling(phi, alpha, beta, gamma, base=base)`` for every point
     of a grid: the four arguments broadcast against each other (numbers, lists or arrays).
 
     A second, vectorised implementation of ``analytic_cost``'s totals (tested equal point by point):
-    the rounding rules run as tensor ops, on ``device`` (a GPU when given). A 200 x 200 map takes
-    milliseconds. Returns int64 tensors ``macs``, ``params``, ``height``, ``width`` and float64
-    ``width_mult``, ``depth_mult``; a grid with a point beyond int64's range is refused (ValueError).
+    the rounding rules run as numpy array ops (no torch), so a 200 x 200 map, or the explorer's
+    MACs-against-phi curve, takes milliseconds. Returns int64 arrays ``macs``, ``params``,
+    ``height``, ``width`` and float64 ``width_mult``, ``depth_mult``; a grid with a point beyond
+    int64's range is refused (ValueError).
     """
     import numpy as np
-    import torch
 
     base = base if base is not None else ModelConfig()
     num_classes = check_positive_int("num_classes", num_classes)
@@ -294,25 +294,23 @@ def grid_cost(alpha, beta, gamma, phi, base: ModelConfig | None = None, num_clas
     if not np.isfinite(p).all():
         raise ValueError(f"phi must hold finite real numbers, got {p[~np.isfinite(p)][:3]}")
     # numpy's float64 power is the C library's, like Python's **: the multipliers match compound_scaling
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    f64 = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dev)  # noqa: E731
     with np.errstate(over="ignore"):  # an overflow becomes inf, which the range check below refuses
-        width_mult, depth_mult = f64(base.width_mult * b**p), f64(base.depth_mult * a**p)
+        width_mult, depth_mult = base.width_mult * b**p, base.depth_mult * a**p
         h0, w0 = base.hw
         scale = g**p
-        exact_hw = f64(np.round(h0 * scale)), f64(np.round(w0 * scale))
+        exact_hw = np.round(h0 * scale), np.round(w0 * scale)
     if (exact_hw[0] < 1).any() or (exact_hw[1] < 1).any():
         raise ValueError("some grid points shrink the resolution below 1 pixel; raise phi or gamma")
 
     def count(dtype):
         """The totals with every integer held as ``dtype``: int64 (exact) or float64 (the range check)."""
-        height, width = (x.to(dtype) for x in exact_hw)
+        height, width = (x.astype(dtype) for x in exact_hw)
         h, w = height, width
 
-        def round_channels(c):  # round_filters, as tensor ops
-            exact = c * width_mult if not torch.is_tensor(c) else c.double()
-            r = torch.clamp(torch.floor(exact + 4).to(dtype) // 8 * 8, min=8)
-            return torch.where(r < 0.9 * exact, r + 8, r)
+        def round_channels(c):  # round_filters, as array ops
+            exact = c * width_mult if isinstance(c, int) else c.astype(np.float64)
+            r = np.maximum(np.floor(exact + 4).astype(dtype) // 8 * 8, 8)
+            return np.where(r < 0.9 * exact, r + 8, r)
 
         def out(size, k, s):
             return (size + 2 * ((k - 1) // 2) - k) // s + 1
@@ -323,17 +321,17 @@ def grid_cost(alpha, beta, gamma, phi, base: ModelConfig | None = None, num_clas
         params = 27 * c + 2 * c
         for spec in base.base_stages:
             c_out = round_channels(spec.out_channels)
-            layers = torch.ceil(spec.layers * depth_mult).to(dtype)
+            layers = np.ceil(spec.layers * depth_mult).astype(dtype)
             for first in (True, False):
                 c_in = c if first else c_out
                 s = spec.stride if first else 1
                 e = round_channels(c_in * spec.expand_ratio)
-                sq = torch.clamp(torch.floor(c_in * spec.se_ratio).to(dtype), min=1)
+                sq = np.maximum(np.floor(c_in * spec.se_ratio).astype(dtype), 1)
                 se = 2 * e * sq + sq + e if spec.se_ratio > 0 else 0  # two biased 1x1 convs on a 1x1 map
                 ho, wo = out(h, spec.kernel, s), out(w, spec.kernel, s)
-                expand = torch.where(e != c_in, c_in * e, 0)             # MBConv1 has no expansion conv
+                expand = np.where(e != c_in, c_in * e, 0)                # MBConv1 has no expansion conv
                 block_macs = expand * h * w + spec.kernel**2 * e * ho * wo + se + e * c_out * ho * wo
-                block_params = (expand + torch.where(e != c_in, 2 * e, 0) + spec.kernel**2 * e + 2 * e
+                block_params = (expand + np.where(e != c_in, 2 * e, 0) + spec.kernel**2 * e + 2 * e
                                 + se + e * c_out + 2 * c_out)
                 times = 1 if first else layers - 1
                 macs = macs + times * block_macs
@@ -350,16 +348,17 @@ def grid_cost(alpha, beta, gamma, phi, base: ModelConfig | None = None, num_clas
     # int64 wraps around past 2^63 without a word (phi = 40 gave 3.7e18 for 7.7e19): count in float64
     # first, within ~1e-13 of the exact value, and refuse the points that come near the limit. Every
     # intermediate is a part of these nonnegative sums, so none of them wraps either.
-    approx = torch.stack(torch.broadcast_tensors(*count(torch.float64)))
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are refused just below
+        approx = np.stack(np.broadcast_arrays(*count(np.float64)))
     too_big = ~(approx < 2.0**62).all(0)  # NaN (from an inf) counts as too big
     if too_big.any():
-        i = int(torch.nonzero(too_big.flatten())[0])
+        i = int(np.flatnonzero(too_big)[0])
         at = ", ".join(f"{n}={v.flatten()[i]:g}" for n, v in (("alpha", a), ("beta", b), ("gamma", g), ("phi", p)))
         macs = float(approx[0].flatten()[i])
         size = f"about {macs:.3g} MACs" if math.isfinite(macs) else "beyond float64's range"
         raise ValueError(f"grid_cost counts in int64, which holds up to 9.2e18: {int(too_big.sum())} of "
-                         f"{too_big.numel()} grid point(s) go beyond (first: {at}, {size}); analytic_cost "
+                         f"{too_big.size} grid point(s) go beyond (first: {at}, {size}); analytic_cost "
                          f"counts those exactly")
-    macs, params, height, width = count(torch.int64)
+    macs, params, height, width = (np.asarray(x) for x in count(np.int64))
     return {"macs": macs, "params": params, "height": height, "width": width,
             "width_mult": width_mult, "depth_mult": depth_mult}

@@ -230,7 +230,7 @@ def grid_candidates(tolerance: float = 0.1, max_candidates: int = 9, step: float
                          f"{tolerance}; use a tolerance of at least 0.02")
     a, b, g = a[keep], b[keep], g[keep]
     base = base if base is not None else CIFAR_BASE
-    macs = grid_cost(a, b, g, 1.0, base=base, num_classes=num_classes)["macs"].numpy()
+    macs = grid_cost(a, b, g, 1.0, base=base, num_classes=num_classes)["macs"]
     base_macs = analytic_cost(base, num_classes=num_classes).macs
     points = np.log(np.stack([a, b, g], 1))
     paper = np.log([PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA])

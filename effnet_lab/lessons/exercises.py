@@ -328,7 +328,7 @@ def check_b7_search_ratio(answer: object) -> None:
 
     table = _results("grid-search")
     a, b, g = (table[c].to_numpy(dtype=float) for c in ("alpha", "beta", "gamma"))
-    totals = [float(grid_cost(a, b, g, 1.0, base=official_config(name))["macs"].numpy().astype(float).sum())
+    totals = [float(grid_cost(a, b, g, 1.0, base=official_config(name))["macs"].astype(float).sum())
               for name in ("b7", "b0")]
     _close(answer, totals[0] / totals[1], "B7 / B0 search cost", "the images, epochs and seeds cancel: add up the "
            "MACs of the nine phi = 1 models built on each base (grid_cost with base=el.official_config(...))",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..checks import check_finite
 from ..config import (PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, PUBLISHED, ModelConfig, compound_scaling, flops_factor,
                       official_config)
-from ..cost import analytic_cost
+from ..cost import analytic_cost, grid_cost
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -47,12 +47,14 @@ def macs_curve(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: floa
                ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(phis, MACs relative to B0) of ``compound_scaling(phi, alpha, beta, gamma)`` on a grid.
 
-    Cached per (alpha, beta, gamma): moving only the phi slider costs one ``analytic_cost`` call."""
+    Counted by ``grid_cost`` (``analytic_cost``'s totals as array ops, the same integers): a few
+    milliseconds for the slider's 181 points where one ``analytic_cost`` per point took ~0.1 s,
+    the step that made a new alpha, beta or gamma slow. Cached per (alpha, beta, gamma)."""
     base_macs = _base_cost()[0]
     n = int(round((phi_max - phi_min) / step))
     phis = tuple(round(phi_min + i * step, 10) for i in range(n + 1))
-    ratios = tuple(analytic_cost(compound_scaling(p, alpha, beta, gamma)).macs / base_macs for p in phis)
-    return phis, ratios
+    macs = grid_cost(alpha, beta, gamma, phis)["macs"]
+    return phis, tuple(int(m) / base_macs for m in macs)
 
 
 @lru_cache(maxsize=64)
@@ -284,11 +286,10 @@ def constraint_map_data(base: ModelConfig, alphas: "Sequence[float]", betas: "Se
     over the base's (``grid_cost``; NaN where gamma < 1, which the search does not allow)."""
     import numpy as np
 
-    from ..cost import grid_cost
 
     a, b = np.meshgrid(np.asarray(alphas, dtype=float), np.asarray(betas, dtype=float), indexing="xy")
     gamma = np.sqrt(target / (a * b**2))
-    macs = grid_cost(a, b, gamma, 1.0, base=base, num_classes=num_classes)["macs"].numpy().astype(float)
+    macs = grid_cost(a, b, gamma, 1.0, base=base, num_classes=num_classes)["macs"].astype(float)
     ratio = macs / analytic_cost(base, num_classes=num_classes).macs
     valid = gamma >= 1.0
     return dict(alphas=np.asarray(alphas, dtype=float), betas=np.asarray(betas, dtype=float),

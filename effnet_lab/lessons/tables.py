@@ -182,7 +182,7 @@ def search_cost(candidates: "Sequence[tuple[float, float, float]]", base: ModelC
     import numpy as np
 
     a, b, g = (np.array([c[i] for c in candidates], dtype=float) for i in range(3))
-    macs = grid_cost(a, b, g, 1.0, base=base, num_classes=num_classes)["macs"].numpy().astype(float)
+    macs = grid_cost(a, b, g, 1.0, base=base, num_classes=num_classes)["macs"].astype(float)
     seen = float(images) * float(epochs)
     return {"base_macs": analytic_cost(base, num_classes=num_classes).macs, "mean_candidate_macs": float(macs.mean()),
             "images_seen": seen, "runs": len(candidates) * seeds,
