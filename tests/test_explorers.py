@@ -160,3 +160,13 @@ def test_in_a_kernel_a_drag_draws_the_latest_state_and_skips_the_ones_it_passed(
     explorer.wait()
     assert 2 <= explorer.renders < 16
     assert explorer._shows == explorers.shows_class(states.scaling_state(phi=1.75).headline.split("\n")[0])
+
+
+def test_the_macs_curve_is_analytic_costs_at_every_phi_of_the_slider():
+    import effnet_lab as el
+
+    for coefficients in ((1.2, 1.1, 1.15), (1.37, 1.01, 1.49), (2.0, 1.5, 1.5)):
+        phis, ratios = states.macs_curve(*coefficients, step=states.PHI_STEP)
+        base = el.analytic_cost(el.ModelConfig()).macs
+        assert len(phis) == round((states.PHI_MAX - states.PHI_MIN) / states.PHI_STEP) + 1
+        assert list(ratios) == [el.analytic_cost(el.compound_scaling(p, *coefficients)).macs / base for p in phis]
