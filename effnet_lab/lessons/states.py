@@ -48,7 +48,7 @@ def macs_curve(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: floa
     """(phis, MACs relative to B0) of ``compound_scaling(phi, alpha, beta, gamma)`` on a grid.
 
     Counted by ``grid_cost`` (``analytic_cost``'s totals as array ops, the same integers): a few
-    milliseconds for the slider's 181 points where one ``analytic_cost`` per point took ~0.1 s,
+    milliseconds for the slider's 181 points, where an ``analytic_cost`` per point took ~0.1 s in all,
     the step that made a new alpha, beta or gamma slow. Cached per (alpha, beta, gamma)."""
     base_macs = _base_cost()[0]
     n = int(round((phi_max - phi_min) / step))
