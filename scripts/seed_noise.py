@@ -5,7 +5,7 @@
     python scripts/seed_noise.py report --trial base
     python scripts/seed_noise.py curve --trial base --seeds 0 4             # the test accuracy per epoch
     python scripts/seed_noise.py cross --trial base --pairs 0:4 4:0        # init seed : training seed
-    python scripts/seed_noise.py train --setting 10k --trial compound-x4 --seeds 3 4 5 6 7 0 1 2
+    python scripts/seed_noise.py train --setting 10k --trial compound-x4 --seeds 0 3 4 5 6 7 1 2
 
 ``train`` trains one single-vs-compound trial of the sweeps' default setting (``Settings()``: 300
 images per class, the CPU recipe) once per seed, through the sweep's own ``train_trial`` (so the

@@ -170,3 +170,11 @@ def test_the_macs_curve_is_analytic_costs_at_every_phi_of_the_slider():
         base = el.analytic_cost(el.ModelConfig()).macs
         assert len(phis) == round((states.PHI_MAX - states.PHI_MIN) / states.PHI_STEP) + 1
         assert list(ratios) == [el.analytic_cost(el.compound_scaling(p, *coefficients)).macs / base for p in phis]
+
+
+def test_the_macs_curve_counts_exactly_past_what_grid_cost_holds():
+    import effnet_lab as el
+
+    phis, ratios = states.macs_curve(3.0, 2.0, 2.0, step=states.PHI_STEP)   # MACs past int64 near phi = 7
+    base = el.analytic_cost(el.ModelConfig()).macs
+    assert ratios[-1] == el.analytic_cost(el.compound_scaling(phis[-1], 3.0, 2.0, 2.0)).macs / base

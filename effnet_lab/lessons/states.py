@@ -53,8 +53,11 @@ def macs_curve(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: floa
     base_macs = _base_cost()[0]
     n = int(round((phi_max - phi_min) / step))
     phis = tuple(round(phi_min + i * step, 10) for i in range(n + 1))
-    macs = grid_cost(alpha, beta, gamma, phis)["macs"]
-    return phis, tuple(int(m) / base_macs for m in macs)
+    try:
+        macs = [int(m) for m in grid_cost(alpha, beta, gamma, phis)["macs"]]
+    except ValueError:  # a point beyond int64 (alpha, beta, gamma far past the sliders): count exactly
+        macs = [analytic_cost(compound_scaling(p, alpha, beta, gamma)).macs for p in phis]
+    return phis, tuple(m / base_macs for m in macs)
 
 
 @lru_cache(maxsize=64)
