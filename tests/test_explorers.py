@@ -45,6 +45,9 @@ def test_the_dashboard_moves_its_artists_to_a_new_state():
     assert [b.get_height() for b in live.layer_bars] == list(state.stage_table.layers)
     assert [b.get_height() for b in live.width_bars] == list(state.stage_table.channels)
     assert [t.get_text() for t in live.layer_labels] == [str(n) for n in state.stage_table.layers]
+    # each label sits at its bar's top centre (its transform adds the 3-point gap above it)
+    assert [t.get_position() for t in live.layer_labels] == [(b.get_x() + b.get_width() / 2, b.get_height())
+                                                              for b in live.layer_bars]
     assert live.marker.get_data()[0][0] == state.phi and live.marker.get_data()[1][0] == state.macs_ratio
     assert list(live.real.get_ydata()) == list(state.curve_ratio)
     assert live.legend.get_texts()[1].get_text() == f"(α·β²·γ²)^φ = {state.constraint:.3f}^φ"

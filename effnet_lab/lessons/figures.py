@@ -323,15 +323,19 @@ class ScalingDashboard(LiveFigure):
 
 
 def _bar_labels(ax, bars) -> list:
-    """One value label above each bar, filled in by ``_set_bars``."""
-    return [ax.annotate("", (bar.get_x() + bar.get_width() / 2, 0), xytext=(0, 3), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=11) for bar in bars]
+    """One value label 3 points above each bar, filled in by ``_set_bars``: plain text shifted by a
+    transform, which draws faster than an annotation (no clipping test, no offset arithmetic)."""
+    from matplotlib.transforms import ScaledTranslation
+
+    above = ax.transData + ScaledTranslation(0, 3 / 72, ax.figure.dpi_scale_trans)
+    return [ax.text(bar.get_x() + bar.get_width() / 2, 0, "", transform=above, ha="center", va="bottom",
+                    fontsize=11) for bar in bars]
 
 
 def _set_bars(bars, labels, values, fmt: str) -> None:
     for bar, label, value in zip(bars, labels, values):
         bar.set_height(value)
-        label.xy = (bar.get_x() + bar.get_width() / 2, value)
+        label.set_position((bar.get_x() + bar.get_width() / 2, value))
         label.set_text(fmt.format(value))
 
 
