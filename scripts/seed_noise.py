@@ -6,6 +6,7 @@
     python scripts/seed_noise.py curve --trial base --seeds 0 4             # the test accuracy per epoch
     python scripts/seed_noise.py cross --trial base --pairs 0:4 4:0        # init seed : training seed
     python scripts/seed_noise.py train --setting 10k --trial compound-x4 --seeds 0 3 4 5 6 7 1 2
+    python scripts/seed_noise.py train --setting 10k --trial compound-x4 --seeds 0 1 --layout nchw
 
 ``train`` trains one single-vs-compound trial of the sweeps' default setting (``Settings()``: 300
 images per class, the CPU recipe) once per seed, through the sweep's own ``train_trial`` (so the
@@ -15,7 +16,11 @@ subset leaves out (``held-out``: never trained on, never used to choose anything
 seed under ``results/seed_noise/`` (the correct/wrong flags as hex bit strings), with provenance.
 ``--setting 10k`` trains ``results/cpu-recipe-10k/``'s setting instead (all 10,000 training images,
 9 epochs, 0.6 warm-up epochs: the same SGD steps); it leaves no image unused, so only the test
-images are recorded, in ``TRIAL-10k-seedN.json``.
+images are recorded, in ``TRIAL-10k-seedN.json``. ``--layout nchw`` trains in PyTorch's default
+memory layout instead of NHWC (channels last): the same network, images and random numbers; only the
+order in which the CPU's kernels add float32 numbers differs (``TRIAL[-10k]-nchw-seedN.json``). It
+asks how far a rounding-level change alone moves a seed's accuracy: another kind of CPU changes the
+same thing.
 
 ``report`` compares, for each image set, the spread of the accuracy over seeds with the spread that
 the test set's finite size alone would give. If each network got each image right or wrong
@@ -84,6 +89,7 @@ def from_hex(text: str, n: int) -> list[int]:
 
 # --setting: the sweeps' default, or cpu-recipe-10k's (all the images at the same SGD steps)
 SETTINGS = {"default": {}, "10k": {"per_class": 1000, "epochs": 9, "warmup_epochs": 0.6}}
+LAYOUTS = ("nhwc", "nchw")   # --layout: the memory layout the CPU trains in (NHWC: the sweeps')
 
 
 def setup(trial_id: str, threads: int, setting: str = "default"):
@@ -94,9 +100,10 @@ def setup(trial_id: str, threads: int, setting: str = "default"):
     return settings, next(t for t in plan("single-vs-compound", settings) if t.trial_id == trial_id)
 
 
-def file_stem(trial_id: str, setting: str = "default") -> str:
-    """How the files of a trial in a setting are named: ``depth-x2``, ``compound-x4-10k``."""
-    return trial_id if setting == "default" else f"{trial_id}-{setting}"
+def file_stem(trial_id: str, setting: str = "default", layout: str = "nhwc") -> str:
+    """How the files of a trial in a setting are named: ``depth-x2``, ``compound-x4-10k``,
+    ``compound-x4-10k-nchw`` (NCHW; NHWC, the sweeps' CPU layout, goes unnamed)."""
+    return "-".join([trial_id] + [setting] * (setting != "default") + [layout] * (layout != "nhwc"))
 
 
 def fit_seeded(trial, settings, train_set, test, init_seed: int, train_seed: int, **extra):
@@ -113,13 +120,13 @@ def fit_seeded(trial, settings, train_set, test, init_seed: int, train_seed: int
     return model, history
 
 
-def train(trial_id: str, seeds: list[int], threads: int, setting: str = "default") -> None:
+def train(trial_id: str, seeds: list[int], threads: int, setting: str = "default", layout: str = "nhwc") -> None:
     settings, trial = setup(trial_id, threads, setting)
     full_train, test = load_pair(settings.data)
     chosen, rest = full_train.split(settings.per_class, seed=0)
     train_set, held_out = full_train.take(chosen), full_train.take(rest)
     image_sets = [("test", test)] + ([("held_out", held_out)] if len(held_out) else [])
-    name = file_stem(trial_id, setting)
+    name = file_stem(trial_id, setting, layout)
     for seed in seeds:
         out = OUT / f"{name}-seed{seed}.json"
         if out.exists():
@@ -128,7 +135,8 @@ def train(trial_id: str, seeds: list[int], threads: int, setting: str = "default
         stem = OUT / ".partial" / f"{name}-s{seed}"
         stem.parent.mkdir(parents=True, exist_ok=True)
         start = time.time()
-        measured = train_trial(trial, replace(settings, seeds=(seed,)), stem, device="cpu", channels_last=True,
+        measured = train_trial(trial, replace(settings, seeds=(seed,)), stem, device="cpu",
+                               channels_last=layout == "nhwc",
                                keep_model=True, data=(train_set, test))["measured"]
         saved = torch.load(stem.with_name(f"{stem.name}-model.pt"), weights_only=True)
         model = EfficientNet(trial.config, num_classes=len(full_train.classes))
@@ -140,7 +148,7 @@ def train(trial_id: str, seeds: list[int], threads: int, setting: str = "default
                "train_seconds": measured["train_seconds"], "wall_seconds": time.time() - start,
                **provenance("cpu"),
                "settings": f"Settings() of single-vs-compound with {SETTINGS[setting] or 'no change'} "
-                           f"(per_class {settings.per_class}, {settings.epochs} epochs, the CPU recipe), NHWC"}
+                           f"(per_class {settings.per_class}, {settings.epochs} epochs, the CPU recipe), {layout.upper()}"}
         atomic_write_text(out, json.dumps(row) + "\n")
         for f in stem.parent.glob(f"{stem.name}-*"):
             f.unlink()
@@ -191,8 +199,8 @@ def spread(rows: list[dict], key: str) -> dict:
             "rest_std": math.sqrt(max(observed**2 - finite**2, 0.0))}
 
 
-def report(trial_id: str, setting: str = "default") -> None:
-    name = file_stem(trial_id, setting)
+def report(trial_id: str, setting: str = "default", layout: str = "nhwc") -> None:
+    name = file_stem(trial_id, setting, layout)
     rows = sorted((json.loads(p.read_text()) for p in OUT.glob(f"{name}-seed*.json")
                    if not p.name.endswith("-curve.json")), key=lambda r: r["seed"])
     if len(rows) < 3:
@@ -215,9 +223,11 @@ def main() -> None:
     t.add_argument("--seeds", type=int, nargs="+", required=True)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--setting", choices=tuple(SETTINGS), default="default")
+    t.add_argument("--layout", choices=LAYOUTS, default="nhwc")
     r = sub.add_parser("report")
     r.add_argument("--trial", default="base")
     r.add_argument("--setting", choices=tuple(SETTINGS), default="default")
+    r.add_argument("--layout", choices=LAYOUTS, default="nhwc")
     c = sub.add_parser("curve")
     c.add_argument("--trial", default="base")
     c.add_argument("--seeds", type=int, nargs="+", required=True)
@@ -235,11 +245,11 @@ def main() -> None:
     if args.command == "cross":
         cross(args.trial, args.pairs, args.threads)
     elif args.command == "train":
-        train(args.trial, args.seeds, args.threads, args.setting)
+        train(args.trial, args.seeds, args.threads, args.setting, args.layout)
     elif args.command == "curve":
         curve(args.trial, args.seeds, args.threads)
     else:
-        report(args.trial, args.setting)
+        report(args.trial, args.setting, args.layout)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,6 @@ def test_seed_noise_10k_setting_is_cpu_recipe_10ks_with_the_same_trials():
     assert (more.per_class, more.epochs, more.warmup_epochs) == (1000, 9, 0.6)   # results/cpu-recipe-10k's command
     assert same.config == trial.config and more.batch_size == default.batch_size
     assert (seed_noise.file_stem("depth-x2"), seed_noise.file_stem("depth-x2", "10k")) == ("depth-x2", "depth-x2-10k")
+    # NCHW runs are named apart, so the lesson's and report's NHWC globs never take them in
+    assert seed_noise.file_stem("compound-x4", "10k", "nchw") == "compound-x4-10k-nchw"
+    assert seed_noise.file_stem("base", layout="nchw") == "base-nchw"
