@@ -181,3 +181,18 @@ def test_the_macs_curve_counts_exactly_past_what_grid_cost_holds():
     phis, ratios = states.macs_curve(3.0, 2.0, 2.0, step=states.PHI_STEP)   # MACs past int64 near phi = 7
     base = el.analytic_cost(el.ModelConfig()).macs
     assert ratios[-1] == el.analytic_cost(el.compound_scaling(phis[-1], 3.0, 2.0, 2.0)).macs / base
+
+
+def test_the_redraw_benchmark_runs_and_refuses_bad_arguments():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "explorer_redraw.py"
+    run = subprocess.run([sys.executable, str(script), "--changes", "2", "--dpi", "20"], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert [line.split()[0] for line in run.stdout.splitlines()[2:5]] == ["blit", "full", "new"]
+    assert "full / blit:" in run.stdout
+    bad = subprocess.run([sys.executable, str(script), "--changes", "1"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--changes must be >= 2" in bad.stderr and "Traceback" not in bad.stderr

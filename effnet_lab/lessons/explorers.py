@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+DPI = 80   # the figures' pixels per inch: the compound-scaling dashboard is 1120 pixels wide
+
+
 def _slider(description: str, value: float, lo: float, hi: float, step: float) -> widgets.FloatSlider:
     return widgets.FloatSlider(value=value, min=lo, max=hi, step=step, description=description,
                                readout_format=".2f", continuous_update=True,
@@ -63,7 +66,7 @@ class FigureExplorer(widgets.VBox):
 
     figsize: tuple[float, float] = (14, 8)
 
-    def __init__(self, rows: list, controls: list, dpi: int = 80) -> None:
+    def __init__(self, rows: list, controls: list, dpi: int = DPI) -> None:
         self.image = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%"))
         self.text = widgets.HTML()
         self.dpi = dpi
@@ -161,7 +164,7 @@ class CompoundScalingExplorer(FigureExplorer):
     figsize = (14, 8.2)
 
     def __init__(self, alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: float = PAPER_GAMMA,
-                 phi: float = 1.0, mode: str = "formula", dpi: int = 80) -> None:
+                 phi: float = 1.0, mode: str = "formula", dpi: int = DPI) -> None:
         self.alpha = _slider("α", alpha, 1.0, 2.0, 0.01)
         self.beta = _slider("β", beta, 1.0, 1.5, 0.01)
         self.gamma = _slider("γ", gamma, 1.0, 1.5, 0.01)
@@ -246,7 +249,7 @@ class GridExplorer(FigureExplorer):
     figsize = (14, 5.6)
 
     def __init__(self, table: "pd.DataFrame", alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA,
-                 dpi: int = 80) -> None:
+                 dpi: int = DPI) -> None:
         import numpy as np
 
         self.results = table
@@ -277,7 +280,7 @@ class ObjectiveExplorer(FigureExplorer):
     figsize = (14, 5.5)
 
     def __init__(self, source: str = "published", w: float = -0.07, target: float | None = None,
-                 mode: str = "soft", dpi: int = 80) -> None:
+                 mode: str = "soft", dpi: int = DPI) -> None:
         self.source = widgets.Dropdown(options=OBJECTIVE_SOURCES, value=source, description="table")
         self.w = _slider("w", w, -0.5, 0.0, 0.01)
         self.target = widgets.FloatLogSlider(value=1.0, base=2, min=-4, max=4, step=0.25, description="T ×",
