@@ -264,3 +264,25 @@ def test_gaps_with_error_gives_each_trials_gap_and_standard_errors():
         tables.gaps_with_error(acc, "c")
     with pytest.raises(ValueError, match="at least 2 seeds; b has fewer"):
         tables.gaps_with_error(acc.assign(b=[0.5, None, None, None]), "a")
+
+
+def test_seeds_and_means_draws_every_seed_and_two_standard_errors_of_each_mean():
+    import pandas as pd
+    from matplotlib.collections import PathCollection
+
+    acc = pd.DataFrame({"base": [0.60, 0.62, 0.64, 0.62], "compound-x2": [0.58, 0.59, 0.60, None]})
+    fig = result_figures.seeds_and_means({"both": acc, "one": acc[["base"]]}, references=("compound-x2",))
+    ax = fig.axes[0]
+    dots = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert [len(c.get_offsets()) for c in dots] == [4, 3]                # every seed, none of the gaps
+    assert sorted(dots[0].get_offsets()[:, 1]) == pytest.approx([60, 62, 62, 64])
+    mean, _caps, (bar,) = ax.containers[1].lines
+    assert mean.get_ydata()[0] == pytest.approx(59.0)
+    se = 1 / 3 ** 0.5                                                     # std 1 point over 3 seeds
+    assert bar.get_segments()[0][:, 1] == pytest.approx([59 - 2 * se, 59 + 2 * se])
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_ydata()[0] == pytest.approx(59.0)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["base\n4 seeds", "compound-x2\n3 seeds"]
+    one = fig.axes[1]   # a panel without the reference trial draws no reference line
+    assert len([c for c in one.collections if isinstance(c, PathCollection)]) == 1
+    assert not [line for line in one.lines if line.get_linestyle() == "--"]

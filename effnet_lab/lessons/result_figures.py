@@ -142,6 +142,40 @@ def live_over_saved(saved: "pd.DataFrame", live: "pd.DataFrame", note: str = "",
 
 
 @styled
+def seeds_and_means(panels: "Mapping[str, pd.DataFrame]", references: Sequence[str] = (),
+                    title: str = "Every seed, and where each mean lies") -> Figure:
+    """One panel per table (title: seeds x trials of test accuracy, fractions, as ``gaps_with_error``
+    takes): each seed a dot, each trial's mean a bar with +-2 standard errors of the mean (std /
+    sqrt(seeds)), and a dashed line across the panel at the mean of each trial in ``references``. Two
+    means whose 2-se bars overlap widely are not told apart by these seeds."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5.8), squeeze=False, sharey=True)
+    for ax, (name, table) in zip(axes[0], panels.items()):
+        pct = 100 * table.astype(float)
+        for x, trial in enumerate(pct.columns):
+            values = pct[trial].dropna().to_numpy()
+            colour = RULE_COLOURS.get(str(trial).split("-")[0], GREY)
+            spread = np.linspace(-0.14, 0.14, len(values)) if len(values) > 1 else np.zeros(1)
+            ax.scatter(x + spread, values, color=colour, alpha=0.55, s=34, zorder=2)
+            se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+            ax.errorbar([x], [values.mean()], yerr=[2 * se], color=BLACK, capsize=9, marker="_", markersize=30,
+                        markeredgewidth=2.5, linewidth=2, zorder=3)
+            if trial in references:
+                ax.axhline(values.mean(), color=colour, linestyle="--", linewidth=1.5, zorder=1)
+        ax.set_xticks(range(len(pct.columns)),
+                      [f"{t}\n{pct[t].count()} seeds" for t in pct.columns], rotation=0, fontsize=11)
+        ax.set_xlim(-0.6, len(pct.columns) - 0.4)
+        ax.set_title(name)
+        ax.grid(axis="x", visible=False)
+    axes[0][0].set_ylabel("test accuracy, %")
+    axes[0][-1].errorbar([], [], yerr=[], color=BLACK, capsize=9, marker="_", label="mean ± 2 standard errors")
+    axes[0][-1].legend(loc="lower right", fontsize=11)
+    fig.suptitle(title)
+    return fig
+
+
+@styled
 def run_vs_run(first: "pd.DataFrame", second: "pd.DataFrame", names: tuple[str, str] = ("first", "second"),
                title: str = "One sweep, two runs") -> Figure:
     """Each shared trial's accuracy in one run against the other (±1 std both ways), coloured by
