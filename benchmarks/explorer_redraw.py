@@ -5,16 +5,18 @@
 A slider change costs the kernel three things before the browser gets a picture: the state
 (``states.scaling_state``), moving the figure's artists (``ScalingDashboard.update``) and the JPEG
 (``LiveFigure.jpeg``). When no axis limit moves (a drag of phi, the published toggle), ``jpeg``
-repaints the saved background and draws only the moving bars, labels and marker; when alpha, beta or
-gamma move, the curves and limits change and the whole figure is drawn. This times, interleaved
-(A B C A B C ...) over the same states:
+repaints the saved background and draws only the moving bars, labels and marker; a drag of alpha,
+beta or gamma draws the curves too, and the whole figure where a limit moves. This times,
+interleaved (A B C A B C ...) over the same states:
 
-- **blit**: the explorer's path for a phi drag (update, then ``jpeg``);
-- **full**: the same update with a full draw forced (what every change would cost without blitting,
-  and what an alpha, beta or gamma change costs);
-- **new figure**: a new dashboard drawn from scratch for each state (no figure kept at all).
+- **explorer**: the explorer's path (update, then ``jpeg``: a blit, or a full draw where a limit moved
+  or the set of moving artists changed);
+- **full**: the same update with a full draw forced (what every change would cost without blitting);
+- **new figure**: a new dashboard drawn from scratch for each state (no figure kept at all),
 
-It prints each median in ms and the ratios; the states' own cost is printed apart. The browser adds
+over two drags: phi across its slider, and alpha from the paper's 1.2 in the slider's steps (at phi
+= 1), which moves the curves and, now and then, a limit. It prints each median and mean in ms, how
+often the explorer's path drew the whole figure, and the ratios; the states' own cost apart. The browser adds
 messaging, decoding and painting on top (``pytest -s tests/test_browser.py`` prints the whole delay).
 A benchmark, not a test: timings depend on the machine and its load.
 """
@@ -40,7 +42,7 @@ from effnet_lab.lessons.style import STYLE  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--changes", type=int, default=40, help="states of a phi drag timed per variant (default 40)")
+    parser.add_argument("--changes", type=int, default=40, help="states of each drag timed per variant (default 40)")
     parser.add_argument("--dpi", type=int, default=DPI, help=f"pixels per inch of the JPEG (default {DPI}: the explorer's)")
     args = parser.parse_args()
     if args.changes < 2 or args.dpi < 10:
@@ -50,45 +52,53 @@ def main() -> None:
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
           f"matplotlib {matplotlib.__version__}, dpi {args.dpi}")
     step = (states.PHI_MAX - states.PHI_MIN) / args.changes
-    phis = [round(states.PHI_MIN + step * (i + 0.5), 3) for i in range(args.changes)]
-    drag, state_ms = [], []
-    for phi in phis:
-        t = time.perf_counter()
-        drag.append(states.scaling_state(phi=phi))
-        state_ms.append(1000 * (time.perf_counter() - t))
+    drags = {"phi": [dict(phi=round(states.PHI_MIN + step * (i + 0.5), 3)) for i in range(args.changes)],
+             # alpha in the slider's steps of 0.01 from the paper's 1.2, at phi = 1
+             "alpha": [dict(alpha=round(1.2 + 0.01 * (i + 1), 2), phi=1.0) for i in range(args.changes)]}
     size = CompoundScalingExplorer.figsize
-    with plt.rc_context(STYLE):
-        kept = figures.ScalingDashboard(Figure(figsize=size), drag[0], title=False)
-        kept.jpeg(args.dpi)
+    for drag_name, changes in drags.items():
+        state_ms, drag = [], []
+        for change in changes:
+            t = time.perf_counter()
+            drag.append(states.scaling_state(**change))
+            state_ms.append(1000 * (time.perf_counter() - t))
+        with plt.rc_context(STYLE):
+            first = states.scaling_state(phi=1.0) if drag_name == "alpha" else drag[0]
+            kept = {name: figures.ScalingDashboard(Figure(figsize=size), first, title=False) for name in ("blit", "full")}
+            for live in kept.values():
+                live.jpeg(args.dpi)
 
-        def blit(state):
-            kept.update(state)
-            return kept.jpeg(args.dpi)
+            def blit(state):
+                kept["blit"].update(state)
+                return kept["blit"].jpeg(args.dpi)
 
-        def full(state):
-            kept.update(state)
-            kept.redraw_all = True
-            return kept.jpeg(args.dpi)
+            def full(state):
+                kept["full"].update(state)
+                kept["full"].redraw_all = True
+                return kept["full"].jpeg(args.dpi)
 
-        def new_figure(state):
-            return figures.ScalingDashboard(Figure(figsize=size), state, title=False).jpeg(args.dpi)
+            def new_figure(state):
+                return figures.ScalingDashboard(Figure(figsize=size), state, title=False).jpeg(args.dpi)
 
-        variants = {"blit": blit, "full": full, "new figure": new_figure}
-        ms = {name: [] for name in variants}
-        sizes = {}
-        for state in drag:
-            for name, redraw in variants.items():
-                t = time.perf_counter()
-                sizes[name] = len(redraw(state))
-                ms[name].append(1000 * (time.perf_counter() - t))
-    median = {name: statistics.median(values) for name, values in ms.items()}
-    print(f"state (scaling_state): median {statistics.median(state_ms):.2f} ms, {len(drag)} states of a phi drag")
-    for name in variants:
-        print(f"{name:<11} median {median[name]:7.1f} ms  (min {min(ms[name]):.1f}, max {max(ms[name]):.1f}; "
-              f"JPEG {sizes[name] / 1000:.0f} kB)")
-    print(f"full / blit: {median['full'] / median['blit']:.1f}x; new figure / blit: "
-          f"{median['new figure'] / median['blit']:.1f}x")
-
+            variants = {"blit": blit, "full": full, "new figure": new_figure}
+            ms = {name: [] for name in variants}
+            sizes, full_draws = {}, 0
+            for state in drag:
+                for name, redraw in variants.items():
+                    key = getattr(kept["blit"], "_key", None)
+                    t = time.perf_counter()
+                    sizes[name] = len(redraw(state))
+                    ms[name].append(1000 * (time.perf_counter() - t))
+                    full_draws += name == "blit" and kept["blit"]._key != key
+        median = {name: statistics.median(values) for name, values in ms.items()}
+        print(f"\na drag of {drag_name}: {len(drag)} states; the state (scaling_state) median "
+              f"{statistics.median(state_ms):.2f} ms; the explorer's path drew the whole figure {full_draws} times")
+        for name in variants:
+            label = "explorer" if name == "blit" else name
+            print(f"{label:<11} median {median[name]:7.1f} ms  mean {statistics.mean(ms[name]):7.1f} ms  "
+                  f"(min {min(ms[name]):.1f}, max {max(ms[name]):.1f}; JPEG {sizes[name] / 1000:.0f} kB)")
+        print(f"full / explorer: {median['full'] / median['blit']:.1f}x; new figure / explorer: "
+              f"{median['new figure'] / median['blit']:.1f}x (medians)")
 
 if __name__ == "__main__":
     main()

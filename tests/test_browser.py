@@ -294,7 +294,8 @@ def change(page, action, latencies) -> None:
 
 
 def exercise_explorer(page, label: str) -> tuple[list[float], ...]:
-    """Move phi, alpha, the published toggle and an out-of-range gamma; check every number shown."""
+    """Move phi, alpha (typed, then dragged), the published toggle and an out-of-range gamma; check every
+    number shown."""
     page.wait_for_selector(".effnet-headline b", timeout=120_000)
     page.locator(".effnet-headline").scroll_into_view_if_needed()
     page.wait_for_function("() => ['alpha', 'beta', 'gamma', 'phi'].every(n => { const e = "
@@ -319,6 +320,11 @@ def exercise_explorer(page, label: str) -> tuple[list[float], ...]:
     change(page, lambda: type_value(page, "alpha", "1.35"), latencies)
     assert slider_value(page, "alpha") == pytest.approx(1.35)
     assert_shows_analytic_cost(page)
+
+    # alpha: dragged a little either way, as a learner tries it (the curves move with it)
+    for fraction in (0.3, 0.4):
+        change(page, lambda: drag_slider(page, "alpha", fraction), latencies)
+        assert_shows_analytic_cost(page)
 
     # published B0-B7: the toggle shows the variant phi picks, with its own numbers
     change(page, lambda: page.locator(".effnet-mode button", has_text="published B0–B7").click(), latencies)
@@ -380,7 +386,7 @@ def exercise_objective(page) -> list[float]:
 def report(label: str, latencies: tuple[list[float], ...]) -> None:
     """The medians, page's clock first (what a learner waits for), then the test's (with Playwright's
     round trips), and each change's delay in the order ``exercise_explorer`` makes them (five drags of
-    phi, alpha typed, the published toggle and back, gamma typed)."""
+    phi, alpha typed, two drags of alpha, the published toggle and back, gamma typed)."""
     clocks = (("numbers shown", latencies[2], "in the page"), ("figure redrawn", latencies[3], "in the page"),
               ("numbers shown", latencies[0], "by the test"), ("figure redrawn", latencies[1], "by the test"))
     for what, values, clock in clocks:

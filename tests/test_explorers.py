@@ -81,6 +81,32 @@ def test_a_drag_of_phi_over_the_whole_slider_never_redraws_the_figure(monkeypatc
     assert np.abs(pixels(live) - pixels(fresh(state))).mean() < 0.5
 
 
+def test_a_drag_of_alpha_blits_until_a_limit_moves_and_shows_what_a_full_redraw_shows(monkeypatch):
+    live = fresh(states.scaling_state(phi=1.0))
+    draws = full_draws(live, monkeypatch)
+    limits = []
+    for alpha in np.arange(1.2, 1.31, 0.01):   # slider steps: new curves, legend and extent each time
+        state = states.scaling_state(alpha=round(float(alpha), 2), phi=1.0)
+        live.update(state)
+        live.jpeg(40)
+        limits.append((tuple(ax.get_ylim() for ax in live.figure.axes), tuple(map(id, live.moving))))
+        ax = live.curve_ax   # every point of every curve and of B0-B7 stays inside the snapped limits
+        low, high = ax.get_ylim()
+        for line in (live.real, live.ideal, live.doubling, live.published):
+            assert low < min(line.get_ydata()) and max(line.get_ydata()) < high
+        assert np.log2(low) == int(np.log2(low)) and np.log2(high) == int(np.log2(high))   # powers of two
+    # a full draw only where some limit moved, or where the curves joined the moving artists (once, for good)
+    changes = sum(a != b for a, b in zip(limits, limits[1:]))
+    assert len(draws) == changes < len(limits) - 1
+    assert live.legend.get_texts()[1].get_text() == f"(α·β²·γ²)^φ = {state.constraint:.3f}^φ"
+    assert np.abs(pixels(live) - pixels(fresh(state))).mean() < 0.5
+    draws.clear()
+    for phi in (1.05, 1.1, 1.15):   # back to phi: the curves stay among the moving artists, no full draw
+        live.update(states.scaling_state(alpha=state.alpha, phi=phi))
+        live.jpeg(40)
+    assert draws == [] and live.curves[0] in live.moving
+
+
 def test_the_extent_is_what_the_slider_ends_and_the_published_table_reach():
     low, high = (states.scaling_state(phi=p) for p in (states.PHI_MIN, states.PHI_MAX))
     b7 = states.scaling_state(phi=7, mode="published")
@@ -109,7 +135,7 @@ def test_the_figure_saved_whole_still_shows_every_artist():
 
 
 def test_nice_ceiling_steps():
-    assert [style.nice_ceiling(x) for x in (0.9, 1.0, 1.3, 1.31, 7.1, 12.5, 95)] == [1, 1, 1.5, 1.5, 8, 15, 100]
+    assert [style.nice_ceiling(x) for x in (0.9, 1.0, 1.3, 2.0, 2.01, 7.1, 12.5, 95)] == [1, 1, 2, 2, 5, 10, 20, 100]
 
 
 def test_the_constraint_maps_move_only_the_point():
@@ -192,7 +218,10 @@ def test_the_redraw_benchmark_runs_and_refuses_bad_arguments():
     run = subprocess.run([sys.executable, str(script), "--changes", "2", "--dpi", "20"], capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert [line.split()[0] for line in run.stdout.splitlines()[2:5]] == ["blit", "full", "new"]
-    assert "full / blit:" in run.stdout
+    lines = run.stdout.splitlines()
+    for drag in ("phi", "alpha"):
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"a drag of {drag}: 2 states"))
+        assert [line.split()[0] for line in lines[at + 1:at + 4]] == ["explorer", "full", "new"]
+    assert run.stdout.count("full / explorer:") == 2
     bad = subprocess.run([sys.executable, str(script), "--changes", "1"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--changes must be >= 2" in bad.stderr and "Traceback" not in bad.stderr

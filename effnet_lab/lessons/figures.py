@@ -240,7 +240,9 @@ class ScalingDashboard(LiveFigure):
     against phi, layers and channels per stage. ``update(state)`` moves the same artists to a new
     ``ScalingState`` (bar heights, line data, labels, limits); ``jpeg`` redraws only the bars, their
     labels and the marker while the axes' limits stay (they span the whole phi slider for the
-    current alpha, beta and gamma: ``states.scaling_extent``), far faster than a new figure. No
+    current alpha, beta and gamma: ``states.scaling_extent``), and the curves too when alpha, beta
+    or gamma moved (the MACs axis snaps to powers of two, so a small move keeps it), far faster
+    than a new figure. No
     pyplot: safe inside a widget callback. ``title=False`` leaves out the headline (the explorer
     prints it as text above the figure)."""
 
@@ -266,13 +268,14 @@ class ScalingDashboard(LiveFigure):
         (self.ideal,) = ax.plot([0, 1], [1, 1], color=GREY, linestyle="--", label="(α·β²·γ²)^φ")
         (self.doubling,) = ax.plot([0, 1], [1, 1], color=BLACK, linestyle=":", linewidth=2, label="2^φ")
         pub = state.published
-        ax.plot(list(pub.phi), list(pub.macs_ratio), "D", color=ORANGE, markeredgecolor=BLACK, markersize=7,
-                label="published B0–B7")
+        (self.published,) = ax.plot(list(pub.phi), list(pub.macs_ratio), "D", color=ORANGE, markeredgecolor=BLACK,
+                                    markersize=7, label="published B0–B7")
         (self.marker,) = ax.plot([0], [1], "o", color=RED, markersize=13, markeredgecolor=BLACK, zorder=6,
                                  label="this model")
         _power_of_two_axis(ax)
         ax.set(xlabel="φ", title="MACs relative to B0 (log scale)")
         self.legend = ax.legend(loc="upper left", fontsize=10)
+        self.published_range = (min(pub.macs_ratio), max(pub.macs_ratio))
 
         # per-stage layers and widths: B0's bars stay, the scaled ones move
         table = state.stage_table
@@ -285,8 +288,12 @@ class ScalingDashboard(LiveFigure):
         fig.subplots_adjust(left=0.055, right=0.985, bottom=0.075, top=0.87 if title else 0.95, hspace=0.38,
                             wspace=0.16)
         self.curve: tuple | None = None
-        self.moving = [*self.mult_bars, *self.mult_labels, self.marker, *self.layer_bars, *self.layer_labels,
-                       *self.width_bars, *self.width_labels]
+        self.bars = [*self.mult_bars, *self.mult_labels, *self.layer_bars, *self.layer_labels, *self.width_bars,
+                     *self.width_labels]
+        # what a change of alpha, beta or gamma moves besides: the curves, B0-B7 and the legend over them,
+        # in the order a full draw paints them (zorder), so a blit shows the same picture
+        self.curves = [self.real, self.ideal, self.doubling, self.published, self.legend]
+        self.moving = [*self.bars, self.marker]   # the first background holds the curves
         self.update(state)
 
     def update(self, state: "ScalingState") -> Figure:
@@ -302,13 +309,24 @@ class ScalingDashboard(LiveFigure):
         curve = (state.curve_phi, state.curve_ratio, state.constraint)
         if curve != self.curve:  # only alpha, beta and gamma change the curves
             phis, ratios = np.asarray(state.curve_phi), np.asarray(state.curve_ratio)
+            ideal = state.constraint ** phis
             self.real.set_data(phis, ratios)
-            self.ideal.set_data(phis, state.constraint ** phis)
+            self.ideal.set_data(phis, ideal)
             self.doubling.set_data(phis, 2.0 ** phis)
             self.legend.get_texts()[1].set_text(f"(α·β²·γ²)^φ = {state.constraint:.3f}^φ")
-            self.curve_ax.relim()
-            self.curve_ax.autoscale_view()
-            self.curve, self.redraw_all = curve, True
+            # limits at whole powers of two beyond every point: a small move of alpha, beta or gamma
+            # keeps them, so its redraw is a blit like phi's (a new limit draws the figure anew)
+            low = min(ratios.min(), ideal.min(), 2.0 ** phis[0], self.published_range[0]) / 1.05
+            high = max(ratios.max(), ideal.max(), 2.0 ** phis[-1], self.published_range[1]) * 1.05
+            self.curve_ax.set_ylim(2.0 ** np.floor(np.log2(low)), 2.0 ** np.ceil(np.log2(high)))
+            margin = 0.05 * (phis[-1] - phis[0])   # matplotlib's own margin
+            self.curve_ax.set_xlim(phis[0] - margin, phis[-1] + margin)
+        # A drag of phi repaints the bars and the marker over a background that holds the curves. Once
+        # alpha, beta or gamma move, the curves are repainted with every change too (a blit ~2x as long
+        # as phi's alone, where a full draw takes ~8x): one new background, never a switch back and forth.
+        if curve != self.curve and self.curve is not None:
+            self.moving = [*self.bars, *self.curves, self.marker]
+        self.curve = curve
         self.marker.set_data([state.phi], [state.macs_ratio])
         table = state.stage_table
         for ax, bars, labels, base, scaled, top in (

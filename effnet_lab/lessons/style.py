@@ -78,22 +78,24 @@ def save(fig: Figure, path) -> None:
 
 
 def nice_ceiling(x: float) -> float:
-    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is >= ``x`` (> 0):
-    an axis limit that stays put while the value under it moves a little."""
+    """The smallest of 1, 2 and 5 times a power of ten that is >= ``x`` (> 0): an axis limit that
+    stays put while the value under it moves (steps of 2 to 2.5x: a drag of alpha, which moves the
+    limits of the explorer's bars, crosses one every ten or so slider steps, not every two or three)."""
     import math
 
     power = 10.0 ** math.floor(math.log10(x))
-    return next(m * power for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * power >= x * (1 - 1e-12))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= x * (1 - 1e-12))
 
 
 class LiveFigure:
     """A figure drawn once whose moving parts are redrawn alone (blitting on the Agg canvas).
 
     A subclass draws into ``self.figure`` and lists the artists that ``update`` moves in
-    ``self.moving``; what else ``update`` changes (a limit, a legend text) it marks with
-    ``self.redraw_all = True``. ``jpeg(dpi)`` then repaints the cached rest of the figure and
-    draws only the moving artists over it, unless the limits of an axes changed or ``redraw_all``
-    asks for everything. A plain ``savefig`` or ``plt.show`` draws the whole figure as usual."""
+    ``self.moving`` (in the order a full draw paints them); what else ``update`` changes (a limit, a
+    legend text) it marks with ``self.redraw_all = True``. ``jpeg(dpi)`` then repaints the cached
+    rest of the figure and draws only the moving artists over it, unless the limits of an axes or
+    the list of moving artists changed or ``redraw_all`` asks for everything. A plain ``savefig`` or
+    ``plt.show`` draws the whole figure as usual."""
 
     figure: Figure
     moving: list
@@ -112,7 +114,8 @@ class LiveFigure:
             FigureCanvasAgg(fig)
         if fig.dpi != dpi:
             fig.set_dpi(dpi)
-        key = (dpi, fig.bbox.bounds, tuple((ax.get_xlim(), ax.get_ylim()) for ax in fig.axes))
+        key = (dpi, fig.bbox.bounds, tuple((ax.get_xlim(), ax.get_ylim()) for ax in fig.axes),
+               tuple(map(id, self.moving)))   # a background holds what does not move: a new set needs a new one
         for artist in self.moving:
             artist.set_animated(True)
         try:
