@@ -7,6 +7,7 @@
     python scripts/seed_noise.py cross --trial base --pairs 0:4 4:0        # init seed : training seed
     python scripts/seed_noise.py train --setting 10k --trial compound-x4 --seeds 0 3 4 5 6 7 1 2
     python scripts/seed_noise.py train --setting 10k --trial compound-x4 --seeds 0 1 --layout nchw
+    python scripts/seed_noise.py layouts --setting 10k --trial compound-x4
 
 ``train`` trains one single-vs-compound trial of the sweeps' default setting (``Settings()``: 300
 images per class, the CPU recipe) once per seed, through the sweep's own ``train_trial`` (so the
@@ -20,7 +21,8 @@ images are recorded, in ``TRIAL-10k-seedN.json``. ``--layout nchw`` trains in Py
 memory layout instead of NHWC (channels last): the same network, images and random numbers; only the
 order in which the CPU's kernels add float32 numbers differs (``TRIAL[-10k]-nchw-seedN.json``). It
 asks how far a rounding-level change alone moves a seed's accuracy: another kind of CPU changes the
-same thing.
+same thing. ``layouts`` compares each seed trained both ways (the two accuracies, and the share of
+test images one network gets right and the other wrong) with what two different seeds give.
 
 ``report`` compares, for each image set, the spread of the accuracy over seeds with the spread that
 the test set's finite size alone would give. If each network got each image right or wrong
@@ -199,6 +201,39 @@ def spread(rows: list[dict], key: str) -> dict:
             "rest_std": math.sqrt(max(observed**2 - finite**2, 0.0))}
 
 
+def disagreement(a: dict, b: dict, key: str = "test") -> float:
+    """The share of ``key``'s images that one of two networks gets right and the other wrong."""
+    n = a[f"n_{key}"]
+    return sum(x != y for x, y in zip(from_hex(a[f"correct_{key}"], n), from_hex(b[f"correct_{key}"], n))) / n
+
+
+def layouts(trial_id: str, setting: str = "default") -> None:
+    """Each seed trained in both layouts: its two accuracies and how many test images they disagree
+    on, against the same for two different seeds in NHWC (what a new seed changes)."""
+    def load(layout: str) -> dict:
+        return {r["seed"]: r for r in (json.loads(p.read_text()) for p in
+                                       OUT.glob(f"{file_stem(trial_id, setting, layout)}-seed*.json"))}
+
+    nhwc, nchw = load("nhwc"), load("nchw")
+    pairs = sorted(set(nhwc) & set(nchw))
+    if not pairs:
+        sys.exit(f"report: no seed of {file_stem(trial_id, setting)} trained in both layouts under {OUT}")
+    print(f"{file_stem(trial_id, setting)}: the same seed in two layouts (test accuracy %, images disagreed on)")
+    for seed in pairs:
+        a, b = nhwc[seed], nchw[seed]
+        print(f"seed {seed}: NHWC {100 * a['accuracy_test']:.2f}, NCHW {100 * b['accuracy_test']:.2f}, "
+              f"difference {100 * (b['accuracy_test'] - a['accuracy_test']):+.2f} points, "
+              f"disagree on {100 * disagreement(a, b):.1f} % of the images")
+    seeds = sorted(nhwc)
+    others = [disagreement(nhwc[i], nhwc[j]) for i in seeds for j in seeds if i < j]
+    accs = [100 * nhwc[i]["accuracy_test"] for i in seeds]
+    if len(others) >= 1 and len(accs) >= 2:
+        print(f"two different seeds, NHWC ({len(seeds)} seeds, {len(others)} pairs): disagree on "
+              f"{100 * statistics.mean(others):.1f} % of the images on average ({100 * min(others):.1f}-"
+              f"{100 * max(others):.1f}); accuracies differ by {statistics.stdev(accs) * math.sqrt(2):.2f} "
+              f"points (std x sqrt 2)")
+
+
 def report(trial_id: str, setting: str = "default", layout: str = "nhwc") -> None:
     name = file_stem(trial_id, setting, layout)
     rows = sorted((json.loads(p.read_text()) for p in OUT.glob(f"{name}-seed*.json")
@@ -228,6 +263,9 @@ def main() -> None:
     r.add_argument("--trial", default="base")
     r.add_argument("--setting", choices=tuple(SETTINGS), default="default")
     r.add_argument("--layout", choices=LAYOUTS, default="nhwc")
+    lay = sub.add_parser("layouts", help="seeds trained in both layouts, against different seeds")
+    lay.add_argument("--trial", default="base")
+    lay.add_argument("--setting", choices=tuple(SETTINGS), default="default")
     c = sub.add_parser("curve")
     c.add_argument("--trial", default="base")
     c.add_argument("--seeds", type=int, nargs="+", required=True)
@@ -248,6 +286,8 @@ def main() -> None:
         train(args.trial, args.seeds, args.threads, args.setting, args.layout)
     elif args.command == "curve":
         curve(args.trial, args.seeds, args.threads)
+    elif args.command == "layouts":
+        layouts(args.trial, args.setting)
     else:
         report(args.trial, args.setting, args.layout)
 

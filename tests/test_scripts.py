@@ -49,3 +49,14 @@ def test_seed_noise_10k_setting_is_cpu_recipe_10ks_with_the_same_trials():
     # NCHW runs are named apart, so the lesson's and report's NHWC globs never take them in
     assert seed_noise.file_stem("compound-x4", "10k", "nchw") == "compound-x4-10k-nchw"
     assert seed_noise.file_stem("base", layout="nchw") == "base-nchw"
+
+
+def test_seed_noise_disagreement_is_the_share_of_images_one_network_alone_gets_right():
+    seed_noise = load("seed_noise")
+
+    def row(flags):
+        return {"n_test": len(flags), "correct_test": seed_noise.to_hex(torch.tensor(flags, dtype=torch.bool))}
+
+    a, b = row([1, 1, 0, 0, 1, 0]), row([1, 0, 1, 0, 1, 1])
+    assert seed_noise.disagreement(a, b) == 3 / 6       # images 2, 3 and 6
+    assert seed_noise.disagreement(a, a) == 0
