@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from effnet_lab import experiments, store  # noqa: E402
-from effnet_lab.lessons import explorers, figures, result_figures, states, style  # noqa: E402
+from effnet_lab.lessons import explorers, figures, objective_figures, states, style  # noqa: E402
 
 
 def pixels(live) -> np.ndarray:
@@ -149,7 +149,7 @@ def test_the_constraint_maps_move_only_the_point():
 
 
 def test_the_objective_figure_follows_w_and_draws_another_table_anew():
-    live = result_figures.ObjectiveFigure(Figure(figsize=(14, 5.5)), states.objective_state("published", w=-0.07))
+    live = objective_figures.ObjectiveFigure(Figure(figsize=(14, 5.5)), states.objective_state("published", w=-0.07))
     bars = list(live.bars)
     state = states.objective_state("published", w=-0.4)
     live.update(state)

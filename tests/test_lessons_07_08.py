@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
 from effnet_lab import nas  # noqa: E402
-from effnet_lab.lessons import exercises, explorers, proxy_search, result_figures, states
+from effnet_lab.lessons import exercises, explorers, objective_figures, proxy_search, result_figures, states
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,13 +135,13 @@ def test_objective_explorer_redraws_on_change():
 
 
 def test_objective_figures_draw():
-    assert len(result_figures.objective_penalty().axes) == 1
-    assert len(result_figures.objective_ranking(states.objective_state("grid-search", mode="hard")).axes) == 2
+    assert len(objective_figures.objective_penalty().axes) == 1
+    assert len(objective_figures.objective_ranking(states.objective_state("grid-search", mode="hard")).axes) == 2
 
 
 def test_objective_figure_shows_a_one_model_front_and_the_chance_line():
     state = states.objective_state("grid-search", mode="hard")
-    fig = result_figures.objective_ranking(state, chance=0.1)
+    fig = objective_figures.objective_ranking(state, chance=0.1)
     left = fig.axes[0]
     front = next(line for line in left.lines if line.get_label() == "Pareto front")
     assert front.get_marker() == "o"      # visible even when one model makes the whole front

@@ -2,7 +2,7 @@
 
 ``FigureExplorer`` owns the redraw loop. Every change of a control calls the state function
 (numbers, milliseconds) and shows its numbers at once; then the figure, drawn once
-(``figures.ScalingDashboard``, ``figures.ConstraintMaps``, ``result_figures.ObjectiveFigure``),
+(``figures.ScalingDashboard``, ``figures.ConstraintMaps``, ``objective_figures.ObjectiveFigure``),
 moves its artists to the new state and is sent as a JPEG. Sliders update while they are dragged:
 in a kernel the figure is drawn by a thread that always draws the latest state, so a fast drag
 never queues figures. ``state`` and ``renders`` are kept on each explorer for tests and the curious.
@@ -275,7 +275,7 @@ class GridExplorer(FigureExplorer):
 
 class ObjectiveExplorer(FigureExplorer):
     """Sliders for w and T (log scale), a soft/hard toggle and a table picker: ``objective_state``
-    drawn by ``result_figures.ObjectiveFigure``, with the ranked table."""
+    drawn by ``objective_figures.ObjectiveFigure``, with the ranked table."""
 
     figsize = (14, 5.5)
 
@@ -313,7 +313,7 @@ class ObjectiveExplorer(FigureExplorer):
                 f"{self.target.value:.3g});  {state.attrs['provenance']}" + shown.to_html())
 
     def draw(self, fig, state: "pd.DataFrame"):
-        from .result_figures import ObjectiveFigure
+        from .objective_figures import ObjectiveFigure
 
         return ObjectiveFigure(fig, state)
 
