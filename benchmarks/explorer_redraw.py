@@ -35,7 +35,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from effnet_lab.lessons import figures, states  # noqa: E402
+from effnet_lab.lessons import dashboards, states  # noqa: E402
 from effnet_lab.lessons.explorers import DPI, CompoundScalingExplorer  # noqa: E402
 from effnet_lab.lessons.style import STYLE  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> None:
             state_ms.append(1000 * (time.perf_counter() - t))
         with plt.rc_context(STYLE):
             first = states.scaling_state(phi=1.0) if drag_name == "alpha" else drag[0]
-            kept = {name: figures.ScalingDashboard(Figure(figsize=size), first, title=False) for name in ("blit", "full")}
+            kept = {name: dashboards.ScalingDashboard(Figure(figsize=size), first, title=False) for name in ("blit", "full")}
             for live in kept.values():
                 live.jpeg(args.dpi)
 
@@ -78,7 +78,7 @@ def main() -> None:
                 return kept["full"].jpeg(args.dpi)
 
             def new_figure(state):
-                return figures.ScalingDashboard(Figure(figsize=size), state, title=False).jpeg(args.dpi)
+                return dashboards.ScalingDashboard(Figure(figsize=size), state, title=False).jpeg(args.dpi)
 
             variants = {"blit": blit, "full": full, "new figure": new_figure}
             ms = {name: [] for name in variants}

@@ -12,7 +12,6 @@ import pytest
 import effnet_lab as el
 from effnet_lab import experiments as ex, store, sweeps
 from effnet_lab.__main__ import main
-from effnet_lab.cost import analytic_cost
 
 
 def tiny(sweep, data):

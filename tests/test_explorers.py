@@ -15,15 +15,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from effnet_lab import experiments, store  # noqa: E402
-from effnet_lab.lessons import explorers, figures, objective_figures, states, style  # noqa: E402
+from effnet_lab.lessons import dashboards, explorers, objective_figures, states, style  # noqa: E402
 
 
 def pixels(live) -> np.ndarray:
     return np.asarray(live.figure.canvas.buffer_rgba(), dtype=float)[..., :3]
 
 
-def fresh(state) -> figures.ScalingDashboard:
-    live = figures.ScalingDashboard(Figure(figsize=(14, 8.2)), state, title=False)
+def fresh(state) -> dashboards.ScalingDashboard:
+    live = dashboards.ScalingDashboard(Figure(figsize=(14, 8.2)), state, title=False)
     live.jpeg(40)
     return live
 
@@ -127,7 +127,7 @@ def test_switching_to_published_and_back_redraws_only_the_bars(monkeypatch):
 
 
 def test_the_figure_saved_whole_still_shows_every_artist():
-    fig = figures.scaling_dashboard(states.scaling_state(phi=2.0))
+    fig = dashboards.scaling_dashboard(states.scaling_state(phi=2.0))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=30)
     assert not any(b.get_animated() for ax in fig.axes for b in ax.patches)
@@ -141,7 +141,7 @@ def test_nice_ceiling_steps():
 def test_the_constraint_maps_move_only_the_point():
     grid = store.load_results("grid-search")
     data = states.constraint_map_data(experiments.CIFAR_BASE, np.linspace(1, 2, 11), np.linspace(1, 1.4, 9))
-    live = figures.ConstraintMaps(Figure(figsize=(14, 5.6)), data, grid, point=(1.2, 1.1))
+    live = dashboards.ConstraintMaps(Figure(figsize=(14, 5.6)), data, grid, point=(1.2, 1.1))
     live.jpeg(30)
     live.update((1.5, 1.2))
     assert [tuple(np.ravel(r.get_data())) for r in live.rings] == [(1.5, 1.2), (1.5, 1.2)]
@@ -172,7 +172,7 @@ def test_an_explorer_sends_a_jpeg_named_by_its_state():
     shows = [c for c in explorer.image._dom_classes if c.startswith("effnet-shows-")]
     assert shows == [explorers.shows_class(explorer.state.headline.split("\n")[0])]
     assert all(s.continuous_update for s in (explorer.alpha, explorer.beta, explorer.gamma, explorer.phi))
-    assert isinstance(explorer.live, figures.ScalingDashboard)
+    assert isinstance(explorer.live, dashboards.ScalingDashboard)
 
 
 def test_every_figure_explorer_shares_the_one_redraw_loop():

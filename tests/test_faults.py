@@ -4,8 +4,6 @@ number, nothing half-applied. One test per kind of fault, each with the examples
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 import warnings
 

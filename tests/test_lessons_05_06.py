@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
 from effnet_lab import experiments, store  # noqa: E402
-from effnet_lab.lessons import exercises, explorers, figures, result_figures, states, tables
+from effnet_lab.lessons import dashboards, exercises, explorers, result_figures, states, tables
 from effnet_lab.cost import grid_cost  # noqa: E402
 
 
@@ -201,7 +201,7 @@ def test_official_vs_formula_finds_identical_networks():
 
 def test_lesson_06_figures_draw(grid):
     data = states.constraint_map_data(experiments.CIFAR_BASE, np.linspace(1, 2, 11), np.linspace(1, 1.4, 9))
-    fig = figures.constraint_maps(data, grid, point=(1.2, 1.1))
+    fig = dashboards.constraint_maps(data, grid, point=(1.2, 1.1))
     assert len(fig.axes) == 4                                    # two maps, two colour bars
     fig = result_figures.grid_accuracy_vs_cost(grid)
     labels = [t.get_text() for t in fig.axes[0].texts]

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 import effnet_lab as el  # noqa: E402
-from effnet_lab.lessons import exercises, explorers, figures, states  # noqa: E402
+from effnet_lab.lessons import dashboards, exercises, explorers, figures, states  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def _texts(fig):
 
 
 def test_scaling_dashboard_has_four_labelled_panels():
-    fig = figures.scaling_dashboard(states.scaling_state())
+    fig = dashboards.scaling_dashboard(states.scaling_state())
     assert len(fig.axes) == 4
     text = _texts(fig)
     for needle in ("Multipliers relative to B0", "MACs relative to B0", "Layers per stage",

@@ -2,7 +2,7 @@
 
 ``FigureExplorer`` owns the redraw loop. Every change of a control calls the state function
 (numbers, milliseconds) and shows its numbers at once; then the figure, drawn once
-(``figures.ScalingDashboard``, ``figures.ConstraintMaps``, ``objective_figures.ObjectiveFigure``),
+(``dashboards.ScalingDashboard``, ``dashboards.ConstraintMaps``, ``objective_figures.ObjectiveFigure``),
 moves its artists to the new state and is sent as a JPEG. Sliders update while they are dragged:
 in a kernel the figure is drawn by a thread that always draws the latest state, so a fast drag
 never queues figures. ``state`` and ``renders`` are kept on each explorer for tests and the curious.
@@ -159,7 +159,7 @@ class FigureExplorer(widgets.VBox):
 
 class CompoundScalingExplorer(FigureExplorer):
     """Sliders for alpha, beta, gamma and phi, a formula/published toggle, and the dashboard figure
-    (``figures.ScalingDashboard``) of ``scaling_state``."""
+    (``dashboards.ScalingDashboard``) of ``scaling_state``."""
 
     figsize = (14, 8.2)
 
@@ -191,7 +191,7 @@ class CompoundScalingExplorer(FigureExplorer):
         return state.headline.split("\n")[0]
 
     def draw(self, fig, state: ScalingState):
-        from .figures import ScalingDashboard
+        from .dashboards import ScalingDashboard
 
         return ScalingDashboard(fig, state, title=False)   # the headline is the text above
 
@@ -244,7 +244,7 @@ class BudgetExplorer(widgets.VBox):
 
 class GridExplorer(FigureExplorer):
     """Sliders for alpha and beta (gamma follows from the constraint): the constraint maps with the
-    point marked (``figures.ConstraintMaps``), and the nearest searched candidate's accuracy and cost."""
+    point marked (``dashboards.ConstraintMaps``), and the nearest searched candidate's accuracy and cost."""
 
     figsize = (14, 5.6)
 
@@ -265,7 +265,7 @@ class GridExplorer(FigureExplorer):
         return "<br>".join(f"<b>{line}</b>" if i == 2 else line for i, line in enumerate(state.headline.split("\n")))
 
     def draw(self, fig, state: GridPointState):
-        from .figures import ConstraintMaps
+        from .dashboards import ConstraintMaps
 
         return ConstraintMaps(fig, self.maps, self.results, point=(state.alpha, state.beta))
 

@@ -284,7 +284,7 @@ def implied_gamma(alpha: float, beta: float, target: float = 2.0) -> float:
 
 def constraint_map_data(base: ModelConfig, alphas: "Sequence[float]", betas: "Sequence[float]",
                         num_classes: int = 10, target: float = 2.0) -> dict:
-    """Keyword arguments for ``figures.constraint_maps``: over a grid of (alpha, beta), the gamma that
+    """Keyword arguments for ``dashboards.constraint_maps``: over a grid of (alpha, beta), the gamma that
     the constraint alpha·beta²·gamma² = ``target`` implies, and the real MACs of the phi = 1 model
     over the base's (``grid_cost``; NaN where gamma < 1, which the search does not allow)."""
     import numpy as np

@@ -71,6 +71,14 @@ def _label_bars(ax, bars, fmt: str, inside_ratio: float = 0.0, horizontal: bool 
                         textcoords="offset points", ha="center", va="bottom", fontsize=11)
 
 
+def power_of_two_axis(ax) -> None:
+    """A log-2 y axis labelled 1×, 2×, 4× …: cost relative to a base."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+
+
 def save(fig: Figure, path) -> None:
     """Save a lesson figure (for the README or a handout) at print resolution."""
     with plt.rc_context(STYLE):
