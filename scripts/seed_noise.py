@@ -212,12 +212,13 @@ def layouts(trial_id: str, setting: str = "default") -> None:
     on, against the same for two different seeds in NHWC (what a new seed changes)."""
     def load(layout: str) -> dict:
         return {r["seed"]: r for r in (json.loads(p.read_text()) for p in
-                                       OUT.glob(f"{file_stem(trial_id, setting, layout)}-seed*.json"))}
+                                       OUT.glob(f"{file_stem(trial_id, setting, layout)}-seed*.json")
+                                       if not p.name.endswith("-curve.json"))}
 
     nhwc, nchw = load("nhwc"), load("nchw")
     pairs = sorted(set(nhwc) & set(nchw))
     if not pairs:
-        sys.exit(f"report: no seed of {file_stem(trial_id, setting)} trained in both layouts under {OUT}")
+        sys.exit(f"layouts: no seed of {file_stem(trial_id, setting)} trained in both layouts under {OUT}")
     print(f"{file_stem(trial_id, setting)}: the same seed in two layouts (test accuracy %, images disagreed on)")
     for seed in pairs:
         a, b = nhwc[seed], nchw[seed]

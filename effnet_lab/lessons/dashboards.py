@@ -43,9 +43,8 @@ class ScalingDashboard(LiveFigure):
     labels and the marker while the axes' limits stay (they span the whole phi slider for the
     current alpha, beta and gamma: ``states.scaling_extent``), and the curves too when alpha, beta
     or gamma moved (the MACs axis snaps to powers of two, so a small move keeps it), far faster
-    than a new figure. No
-    pyplot: safe inside a widget callback. ``title=False`` leaves out the headline (the explorer
-    prints it as text above the figure)."""
+    than a new figure. No pyplot: safe inside a widget callback. ``title=False`` leaves out the
+    headline (the explorer prints it as text above the figure)."""
 
     def __init__(self, fig: Figure, state: "ScalingState", title: bool = True) -> None:
         import numpy as np
