@@ -207,15 +207,16 @@ def disagreement(a: dict, b: dict, key: str = "test") -> float:
     return sum(x != y for x, y in zip(from_hex(a[f"correct_{key}"], n), from_hex(b[f"correct_{key}"], n))) / n
 
 
+def seed_rows(name: str) -> dict[int, dict]:
+    """The ``train`` files of ``name`` (a ``file_stem``), by seed in order (curve files left out)."""
+    rows = (json.loads(p.read_text()) for p in OUT.glob(f"{name}-seed*.json") if not p.name.endswith("-curve.json"))
+    return dict(sorted((r["seed"], r) for r in rows))
+
+
 def layouts(trial_id: str, setting: str = "default") -> None:
     """Each seed trained in both layouts: its two accuracies and how many test images they disagree
     on, against the same for two different seeds in NHWC (what a new seed changes)."""
-    def load(layout: str) -> dict:
-        return {r["seed"]: r for r in (json.loads(p.read_text()) for p in
-                                       OUT.glob(f"{file_stem(trial_id, setting, layout)}-seed*.json")
-                                       if not p.name.endswith("-curve.json"))}
-
-    nhwc, nchw = load("nhwc"), load("nchw")
+    nhwc, nchw = (seed_rows(file_stem(trial_id, setting, layout)) for layout in LAYOUTS)
     pairs = sorted(set(nhwc) & set(nchw))
     if not pairs:
         sys.exit(f"layouts: no seed of {file_stem(trial_id, setting)} trained in both layouts under {OUT}")
@@ -225,10 +226,10 @@ def layouts(trial_id: str, setting: str = "default") -> None:
         print(f"seed {seed}: NHWC {100 * a['accuracy_test']:.2f}, NCHW {100 * b['accuracy_test']:.2f}, "
               f"difference {100 * (b['accuracy_test'] - a['accuracy_test']):+.2f} points, "
               f"disagree on {100 * disagreement(a, b):.1f} % of the images")
-    seeds = sorted(nhwc)
+    seeds = list(nhwc)
     others = [disagreement(nhwc[i], nhwc[j]) for i in seeds for j in seeds if i < j]
     accs = [100 * nhwc[i]["accuracy_test"] for i in seeds]
-    if len(others) >= 1 and len(accs) >= 2:
+    if len(seeds) >= 2:
         print(f"two different seeds, NHWC ({len(seeds)} seeds, {len(others)} pairs): disagree on "
               f"{100 * statistics.mean(others):.1f} % of the images on average ({100 * min(others):.1f}-"
               f"{100 * max(others):.1f}); accuracies differ by {statistics.stdev(accs) * math.sqrt(2):.2f} "
@@ -237,8 +238,7 @@ def layouts(trial_id: str, setting: str = "default") -> None:
 
 def report(trial_id: str, setting: str = "default", layout: str = "nhwc") -> None:
     name = file_stem(trial_id, setting, layout)
-    rows = sorted((json.loads(p.read_text()) for p in OUT.glob(f"{name}-seed*.json")
-                   if not p.name.endswith("-curve.json")), key=lambda r: r["seed"])
+    rows = list(seed_rows(name).values())
     if len(rows) < 3:
         sys.exit(f"report: {len(rows)} seeds of {name} under {OUT}; at least 3 are needed")
     print(f"{name}: {len(rows)} seeds ({', '.join(str(r['seed']) for r in rows)})")
